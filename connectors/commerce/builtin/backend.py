@@ -1,0 +1,538 @@
+"""The built-in CommerceBackend on SQLite: the embedded default, and a reference for the contract."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from connectors.commerce.base import (
+    Address,
+    CatalogRecord,
+    Category,
+    Order,
+    OrderDraft,
+    OrderLine,
+    OrderStatus,
+    Product,
+    ProductImage,
+    ProductOption,
+    ProductPage,
+    ProductSort,
+    Variant,
+    VariantQuote,
+)
+from connectors.commerce.builtin.schema import connect, create_schema
+from connectors.errors import IdempotencyConflict, NotFound, OutOfStock, VendorRejected
+from connectors.money import Money
+
+T = TypeVar("T")
+
+# A pending order holds its stock this long; a crashed checkout gives it back after that.
+RESERVATION_SECONDS = 15 * 60
+_ORDER_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: order ids get read over the phone
+
+_SORT_SQL: dict[str, str] = {
+    "featured": "p.featured_rank, p.id",
+    "newest": "p.created_at DESC, p.id",
+    "title": "p.title, p.id",
+    "price_asc": "pp.min_amount, p.id",
+    "price_desc": "pp.min_amount DESC, p.id",
+}
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class BuiltinCommerce:
+    vendor = "builtin"
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._categories: list[Category] | None = None
+        self._currencies: dict[str, str] | None = None
+        with self._conn_for_setup() as conn:
+            create_schema(conn)
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _conn_for_setup(self) -> Iterator[sqlite3.Connection]:
+        conn = connect(self._path)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self._path)
+            self._local.conn = conn
+        return conn
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        # SQLite is blocking I/O: keep it off the event loop.
+        return await anyio.to_thread.run_sync(partial(fn, *args))
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so the read-check-update of stock cannot interleave.
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def invalidate_caches(self) -> None:
+        """Call after the catalog was rewritten outside this instance (seeding)."""
+        self._categories = None
+        self._currencies = None
+
+    # -- catalog ----------------------------------------------------------------------------------------------
+
+    def _load_categories(self) -> list[Category]:
+        if self._categories is None:
+            rows = self._conn().execute(
+                "SELECT id, slug, name, parent_id, description, position FROM categories ORDER BY position, id"
+            )
+            self._categories = [
+                Category(id=r[0], slug=r[1], name=r[2], parent_id=r[3], description=r[4], position=r[5]) for r in rows
+            ]
+        return self._categories
+
+    def _currency(self, price_list: str) -> str:
+        if self._currencies is None:
+            self._currencies = dict(self._conn().execute("SELECT id, currency FROM price_lists").fetchall())
+        try:
+            return self._currencies[price_list]
+        except KeyError:
+            raise VendorRejected(f"unknown price list {price_list!r}") from None
+
+    def _descendants(self, category_id: int) -> list[int]:
+        children: dict[int | None, list[int]] = {}
+        for c in self._load_categories():
+            children.setdefault(c.parent_id, []).append(c.id)
+        found, stack = [], [category_id]
+        while stack:
+            current = stack.pop()
+            found.append(current)
+            stack.extend(children.get(current, ()))
+        return found
+
+    async def list_categories(self) -> list[Category]:
+        return await self._run(self._load_categories)
+
+    def _hydrate(self, product_ids: list[int], price_list: str) -> list[Product]:
+        """Products with images, options and priced variants in five queries, in the order given."""
+        if not product_ids:
+            return []
+        conn = self._conn()
+        currency = self._currency(price_list)
+        marks = ",".join("?" * len(product_ids))
+        images: dict[int, list[ProductImage]] = {}
+        for pid, url, alt in conn.execute(
+            f"SELECT product_id, url, alt FROM product_images WHERE product_id IN ({marks})"
+            " ORDER BY product_id, position",
+            product_ids,
+        ):
+            images.setdefault(pid, []).append(ProductImage(url=url, alt=alt))
+        options: dict[int, list[ProductOption]] = {}
+        for pid, name, vals in conn.execute(
+            f"SELECT product_id, name, vals FROM product_options WHERE product_id IN ({marks})"
+            " ORDER BY product_id, position",
+            product_ids,
+        ):
+            options.setdefault(pid, []).append(ProductOption(name=name, values=json.loads(vals)))
+        variants: dict[int, list[Variant]] = {}
+        for vid, pid, sku, title, opts, amount, compare_at, on_hand, reserved in conn.execute(
+            "SELECT v.id, v.product_id, v.sku, v.title, v.options, pr.amount, pr.compare_at, i.on_hand, i.reserved"
+            " FROM variants v JOIN prices pr ON pr.variant_id = v.id AND pr.price_list = ?"
+            " JOIN inventory i ON i.variant_id = v.id"
+            f" WHERE v.product_id IN ({marks}) ORDER BY v.product_id, v.position",
+            [price_list, *product_ids],
+        ):
+            variants.setdefault(pid, []).append(
+                Variant(
+                    id=vid,
+                    sku=sku,
+                    title=title,
+                    options=json.loads(opts),
+                    price=Money(amount=amount, currency=currency),
+                    compare_at_price=Money(amount=compare_at, currency=currency) if compare_at else None,
+                    available=on_hand - reserved,
+                )
+            )
+        by_id: dict[int, Product] = {}
+        for pid, handle, title, description, brand, category_id, tags, updated_at in conn.execute(
+            "SELECT id, handle, title, description, brand, category_id, tags, updated_at FROM products"
+            f" WHERE id IN ({marks})",
+            product_ids,
+        ):
+            if pid not in variants:
+                continue  # not sold in this price list
+            by_id[pid] = Product(
+                id=pid,
+                handle=handle,
+                title=title,
+                description=description,
+                brand=brand,
+                category_id=category_id,
+                tags=[t for t in tags.split(",") if t],
+                images=images.get(pid, []),
+                options=options.get(pid, []),
+                variants=variants[pid],
+                updated_at=_utc(updated_at),
+            )
+        return [by_id[pid] for pid in product_ids if pid in by_id]
+
+    def _list_products(
+        self, price_list: str, category_id: int | None, page: int, per_page: int, sort: ProductSort
+    ) -> ProductPage:
+        self._currency(price_list)
+        where, params = "", []
+        if category_id is not None:
+            ids = self._descendants(category_id)
+            where = f"WHERE p.category_id IN ({','.join('?' * len(ids))})"
+            params = list(ids)
+        join = "JOIN product_prices pp ON pp.product_id = p.id AND pp.price_list = ?"
+        conn = self._conn()
+        total = conn.execute(f"SELECT COUNT(*) FROM products p {join} {where}", [price_list, *params]).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT p.id FROM products p {join} {where} ORDER BY {_SORT_SQL[sort]} LIMIT ? OFFSET ?",
+            [price_list, *params, per_page, (page - 1) * per_page],
+        ).fetchall()
+        items = self._hydrate([r[0] for r in rows], price_list)
+        return ProductPage(items=items, total=total, page=page, per_page=per_page)
+
+    async def list_products(
+        self,
+        *,
+        price_list: str,
+        category_id: int | None = None,
+        page: int = 1,
+        per_page: int = 24,
+        sort: ProductSort = "featured",
+    ) -> ProductPage:
+        return await self._run(self._list_products, price_list, category_id, page, per_page, sort)
+
+    def _get_product(self, handle: str, price_list: str) -> Product:
+        row = self._conn().execute("SELECT id FROM products WHERE handle = ?", (handle,)).fetchone()
+        products = self._hydrate([row[0]], price_list) if row else []
+        if not products:
+            raise NotFound(f"no product with handle {handle!r}")
+        return products[0]
+
+    async def get_product(self, handle: str, *, price_list: str) -> Product:
+        return await self._run(self._get_product, handle, price_list)
+
+    def _quote_variants(self, variant_ids: list[int], price_list: str) -> dict[int, VariantQuote]:
+        if not variant_ids:
+            return {}
+        currency = self._currency(price_list)
+        marks = ",".join("?" * len(variant_ids))
+        rows = self._conn().execute(
+            "SELECT v.id, p.id, p.handle, p.title, v.title, v.sku, pr.amount, i.on_hand - i.reserved,"
+            " (SELECT url FROM product_images im WHERE im.product_id = p.id ORDER BY position LIMIT 1),"
+            " (SELECT alt FROM product_images im WHERE im.product_id = p.id ORDER BY position LIMIT 1)"
+            " FROM variants v JOIN products p ON p.id = v.product_id"
+            " JOIN prices pr ON pr.variant_id = v.id AND pr.price_list = ?"
+            " JOIN inventory i ON i.variant_id = v.id"
+            f" WHERE v.id IN ({marks})",
+            [price_list, *variant_ids],
+        )
+        return {
+            r[0]: VariantQuote(
+                variant_id=r[0],
+                product_id=r[1],
+                product_handle=r[2],
+                product_title=r[3],
+                variant_title=r[4],
+                sku=r[5],
+                price=Money(amount=r[6], currency=currency),
+                available=r[7],
+                image=ProductImage(url=r[8], alt=r[9]) if r[8] else None,
+            )
+            for r in rows
+        }
+
+    async def quote_variants(self, variant_ids: list[int], *, price_list: str) -> dict[int, VariantQuote]:
+        return await self._run(self._quote_variants, variant_ids, price_list)
+
+    def _catalog_batch(self, after_id: int, limit: int) -> list[CatalogRecord]:
+        conn = self._conn()
+        rows = conn.execute(
+            "SELECT id, handle, title, description, brand, category_id, created_at FROM products"
+            " WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        ).fetchall()
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        marks = ",".join("?" * len(ids))
+        prices: dict[int, dict[str, Money]] = {}
+        for pid, price_list, amount in conn.execute(
+            f"SELECT product_id, price_list, min_amount FROM product_prices WHERE product_id IN ({marks})", ids
+        ):
+            prices.setdefault(pid, {})[price_list] = Money(amount=amount, currency=self._currency(price_list))
+        options: dict[int, dict[str, list[str]]] = {}
+        for pid, name, vals in conn.execute(
+            f"SELECT product_id, name, vals FROM product_options WHERE product_id IN ({marks}) ORDER BY position", ids
+        ):
+            options.setdefault(pid, {})[name] = json.loads(vals)
+        stock = dict(
+            conn.execute(
+                "SELECT v.product_id, SUM(i.on_hand - i.reserved) FROM variants v JOIN inventory i"
+                f" ON i.variant_id = v.id WHERE v.product_id IN ({marks}) GROUP BY v.product_id",
+                ids,
+            ).fetchall()
+        )
+        images: dict[int, ProductImage] = {}
+        for pid, url, alt in conn.execute(
+            f"SELECT product_id, url, alt FROM product_images WHERE product_id IN ({marks}) ORDER BY position DESC",
+            ids,
+        ):
+            images[pid] = ProductImage(url=url, alt=alt)  # descending, so the first image wins
+        return [
+            CatalogRecord(
+                id=r[0],
+                handle=r[1],
+                title=r[2],
+                description=r[3],
+                brand=r[4],
+                category_id=r[5],
+                created_at=_utc(r[6]),
+                min_prices=prices.get(r[0], {}),
+                options=options.get(r[0], {}),
+                available=stock.get(r[0]) or 0,
+                image=images.get(r[0]),
+            )
+            for r in rows
+        ]
+
+    async def catalog_batch(self, *, after_id: int = 0, limit: int = 500) -> list[CatalogRecord]:
+        return await self._run(self._catalog_batch, after_id, limit)
+
+    # -- orders -----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _new_order_id() -> str:
+        return "ES-" + "".join(secrets.choice(_ORDER_ID_ALPHABET) for _ in range(10))
+
+    @staticmethod
+    def _release_expired(conn: sqlite3.Connection, now: int) -> None:
+        expired = conn.execute(
+            "SELECT id FROM orders WHERE status = 'pending_payment' AND reserved_until < ?", (now,)
+        ).fetchall()
+        for (order_id,) in expired:
+            conn.execute(
+                "UPDATE inventory SET reserved = reserved - ol.quantity FROM order_lines ol"
+                " WHERE ol.order_id = ? AND inventory.variant_id = ol.variant_id",
+                (order_id,),
+            )
+            conn.execute(
+                "UPDATE orders SET status = 'cancelled', reserved_until = NULL, updated_at = ? WHERE id = ?",
+                (now, order_id),
+            )
+
+    def _order_by(self, conn: sqlite3.Connection, column: str, value: str) -> Order | None:
+        row = conn.execute(
+            "SELECT id, status, email, market, currency, subtotal, shipping, tax, total, shipping_address,"
+            f" shipping_method, token_hash, fingerprint, payment_reference, created_at FROM orders WHERE {column} = ?",
+            (value,),
+        ).fetchone()
+        if row is None:
+            return None
+        currency = row[4]
+        lines = [
+            OrderLine(
+                variant_id=ln[0],
+                product_handle=ln[1],
+                title=ln[2],
+                variant_title=ln[3],
+                sku=ln[4],
+                quantity=ln[5],
+                unit_price=Money(amount=ln[6], currency=currency),
+                total=Money(amount=ln[7], currency=currency),
+            )
+            for ln in conn.execute(
+                "SELECT variant_id, product_handle, title, variant_title, sku, quantity, unit_price, total"
+                " FROM order_lines WHERE order_id = ? ORDER BY position",
+                (row[0],),
+            )
+        ]
+        return Order(
+            id=row[0],
+            status=row[1],
+            email=row[2],
+            market=row[3],
+            subtotal=Money(amount=row[5], currency=currency),
+            shipping=Money(amount=row[6], currency=currency),
+            tax=Money(amount=row[7], currency=currency),
+            total=Money(amount=row[8], currency=currency),
+            shipping_address=Address.model_validate_json(row[9]),
+            shipping_method=row[10],
+            token_hash=row[11],
+            fingerprint=row[12],
+            payment_reference=row[13],
+            created_at=_utc(row[14]),
+            lines=lines,
+        )
+
+    def _place_order(self, draft: OrderDraft) -> Order:
+        now = int(time.time())
+        with self._write() as conn:
+            existing = self._order_by(conn, "idempotency_key", draft.idempotency_key)
+            if existing is not None:
+                if existing.fingerprint != draft.fingerprint:
+                    raise IdempotencyConflict("this Idempotency-Key was already used for a different checkout")
+                return existing
+            self._release_expired(conn, now)
+            shortages: dict[int, int] = {}
+            for line in draft.lines:
+                # The guard in WHERE makes check-and-reserve one atomic statement.
+                updated = conn.execute(
+                    "UPDATE inventory SET reserved = reserved + ? WHERE variant_id = ? AND on_hand - reserved >= ?",
+                    (line.quantity, line.variant_id, line.quantity),
+                ).rowcount
+                if not updated:
+                    row = conn.execute(
+                        "SELECT on_hand - reserved FROM inventory WHERE variant_id = ?", (line.variant_id,)
+                    ).fetchone()
+                    shortages[line.variant_id] = row[0] if row else 0
+            if shortages:
+                raise OutOfStock(shortages)
+            order_id = self._new_order_id()
+            conn.execute(
+                "INSERT INTO orders (id, idempotency_key, fingerprint, token_hash, status, email, market, currency,"
+                " subtotal, shipping, tax, total, shipping_address, shipping_method, reserved_until, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, 'pending_payment', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order_id,
+                    draft.idempotency_key,
+                    draft.fingerprint,
+                    draft.token_hash,
+                    draft.email,
+                    draft.market,
+                    draft.total.currency,
+                    draft.subtotal.amount,
+                    draft.shipping.amount,
+                    draft.tax.amount,
+                    draft.total.amount,
+                    draft.shipping_address.model_dump_json(),
+                    draft.shipping_method,
+                    now + RESERVATION_SECONDS,
+                    now,
+                    now,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO order_lines (order_id, position, variant_id, product_handle, title, variant_title, sku,"
+                " quantity, unit_price, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        order_id,
+                        i,
+                        ln.variant_id,
+                        ln.product_handle,
+                        ln.title,
+                        ln.variant_title,
+                        ln.sku,
+                        ln.quantity,
+                        ln.unit_price.amount,
+                        ln.total.amount,
+                    )
+                    for i, ln in enumerate(draft.lines)
+                ],
+            )
+            order = self._order_by(conn, "id", order_id)
+        assert order is not None
+        return order
+
+    async def place_order(self, draft: OrderDraft) -> Order:
+        return await self._run(self._place_order, draft)
+
+    def _record_payment(self, order_id: str, status: OrderStatus, payment_reference: str) -> Order:
+        now = int(time.time())
+        with self._write() as conn:
+            row = conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no order {order_id}")
+            if row[0] == "pending_payment":
+                conn.execute(
+                    "UPDATE inventory SET on_hand = on_hand - ol.quantity, reserved = reserved - ol.quantity"
+                    " FROM order_lines ol WHERE ol.order_id = ? AND inventory.variant_id = ol.variant_id",
+                    (order_id,),
+                )
+            elif row[0] == "cancelled":
+                # The reservation lapsed while the payment was in flight: sell only what is still free.
+                lines = conn.execute(
+                    "SELECT variant_id, quantity FROM order_lines WHERE order_id = ?", (order_id,)
+                ).fetchall()
+                shortages: dict[int, int] = {}
+                for variant_id, quantity in lines:
+                    if not conn.execute(
+                        "UPDATE inventory SET on_hand = on_hand - ? WHERE variant_id = ? AND on_hand - reserved >= ?",
+                        (quantity, variant_id, quantity),
+                    ).rowcount:
+                        shortages[variant_id] = 0
+                if shortages:
+                    raise OutOfStock(shortages)
+            conn.execute(
+                "UPDATE orders SET status = ?, payment_reference = ?, reserved_until = NULL, updated_at = ?"
+                " WHERE id = ?",
+                (status, payment_reference, now, order_id),
+            )
+            order = self._order_by(conn, "id", order_id)
+        assert order is not None
+        return order
+
+    async def record_payment(self, order_id: str, *, status: OrderStatus, payment_reference: str) -> Order:
+        return await self._run(self._record_payment, order_id, status, payment_reference)
+
+    def _void_order(self, order_id: str) -> None:
+        with self._write() as conn:
+            row = conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
+            if row is None:
+                return
+            if row[0] == "pending_payment":
+                conn.execute(
+                    "UPDATE inventory SET reserved = reserved - ol.quantity FROM order_lines ol"
+                    " WHERE ol.order_id = ? AND inventory.variant_id = ol.variant_id",
+                    (order_id,),
+                )
+            if row[0] in ("pending_payment", "cancelled"):
+                conn.execute("DELETE FROM orders WHERE id = ?", (order_id,))
+
+    async def void_order(self, order_id: str) -> None:
+        await self._run(self._void_order, order_id)
+
+    def _get_order(self, order_id: str) -> Order:
+        order = self._order_by(self._conn(), "id", order_id)
+        if order is None:
+            raise NotFound(f"no order {order_id}")
+        return order
+
+    async def get_order(self, order_id: str) -> Order:
+        return await self._run(self._get_order, order_id)
+
+    def seed(self, *, products: int, seed: int) -> Any:
+        from connectors.commerce.builtin.seed import seed_catalog
+
+        summary = seed_catalog(self._conn(), products=products, seed=seed)
+        self.invalidate_caches()
+        return summary

@@ -1,0 +1,115 @@
+"""Settings owned by the origin: server, data, markets, shipping, tax and cache headers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaxSettings(_Settings):
+    rate_bps: int = Field(default=0, ge=0, le=10_000, description="tax rate in basis points: 2000 = 20%")
+    inclusive: bool = Field(default=False, description="prices already include the tax (VAT markets)")
+    label: str = "Tax"
+
+
+class Market(_Settings):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+    name: str
+    countries: list[CountryCode] = Field(default_factory=list)
+    currency: CurrencyCode
+    locale: str = Field(default="en_US", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    price_list: str
+    tax: TaxSettings = TaxSettings()
+
+
+class ShippingMethod(_Settings):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    label: str
+    description: str = ""
+    # currency -> price in minor units; a method without a price for a currency is not offered there
+    prices: dict[CurrencyCode, Annotated[int, Field(ge=0)]]
+    free_over: dict[CurrencyCode, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+
+
+class CacheHeaderSettings(_Settings):
+    """What shared pages and catalog API responses tell caches (RFC 9111, RFC 5861)."""
+
+    s_maxage: int = Field(default=300, ge=0, description="seconds a shared cache may serve without asking")
+    stale_while_revalidate: int = Field(default=86_400, ge=0)
+    stale_if_error: int = Field(default=86_400, ge=0)
+    browser_max_age: int = Field(default=0, ge=0, description="max-age for browsers; 0 makes them revalidate")
+
+
+def default_markets() -> list[Market]:
+    return [
+        Market(id="us", name="United States", countries=["US"], currency="USD", locale="en_US", price_list="usd"),
+        Market(
+            id="eu",
+            name="Europe",
+            countries=["DE", "FR", "NL", "AT", "IE", "ES", "IT", "BE"],
+            currency="EUR",
+            locale="de_DE",
+            price_list="eur",
+            tax=TaxSettings(rate_bps=1900, inclusive=True, label="VAT"),
+        ),
+        Market(
+            id="uk",
+            name="United Kingdom",
+            countries=["GB"],
+            currency="GBP",
+            locale="en_GB",
+            price_list="gbp",
+            tax=TaxSettings(rate_bps=2000, inclusive=True, label="VAT"),
+        ),
+    ]
+
+
+def _default_shipping() -> list[ShippingMethod]:
+    return [
+        ShippingMethod(
+            id="standard",
+            label="Standard",
+            description="3–5 business days",
+            prices={"USD": 599, "EUR": 595, "GBP": 495},
+            free_over={"USD": 7500, "EUR": 7500, "GBP": 6000},
+        ),
+        ShippingMethod(
+            id="express",
+            label="Express",
+            description="1–2 business days",
+            prices={"USD": 1999, "EUR": 1795, "GBP": 1495},
+        ),
+    ]
+
+
+class OriginSettings(_Settings):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=1, le=65535)
+    data_dir: str = Field(default=".edgeshop", description="embedded stores' files, relative to the config file")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description='signs cookies; reference it as "env:NAME". When unset, a key is generated into data_dir.',
+    )
+    shipping_methods: list[ShippingMethod] = Field(default_factory=_default_shipping)
+    cache: CacheHeaderSettings = CacheHeaderSettings()
+    seed_products: int = Field(default=200, ge=0, description="catalog size seeded on first start when empty")
+    cart_ttl_days: int = Field(default=30, ge=1)
+
+
+def check_markets(markets: list[Market], default_market: str) -> None:
+    """Raises ValueError naming the problem; shared by config validation and tests that build settings."""
+    ids = [m.id for m in markets]
+    if not ids:
+        raise ValueError("at least one [[markets]] entry is needed")
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"market ids must be unique, got {ids}")
+    if default_market not in ids:
+        raise ValueError(f"default_market {default_market!r} is not one of the markets: {', '.join(ids)}")

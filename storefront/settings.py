@@ -1,0 +1,18 @@
+"""Settings owned by the storefront: the shop's name and presentation choices."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StorefrontSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "Summit & Trail"
+    tagline: str = "Gear for the long way round"
+    support_email: str = "help@summit-trail.example"
+    products_per_page: int = Field(default=24, ge=4, le=96)
+    featured_products: int = Field(default=8, ge=0, le=48)
+    accent_color: str = Field(default="#1f6f5c", pattern=r"^#[0-9a-fA-F]{6}$")
+    # Secure cookies need HTTPS; the demo on http://127.0.0.1 turns it off, production keeps it on.
+    secure_cookies: bool = False

@@ -1,0 +1,111 @@
+"""What every page handler shares: the store, settings, cookies, CSRF tokens and the two ways to answer.
+
+`shared()` is for pages every shopper of a market may get from a cache: its context is built from the URL
+and the market only, so there is no way to hand it a cart, a cookie or a token. `private()` is for pages
+of one shopper and is never stored by a shared cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from cdn.headers import PRIVATE_NO_STORE
+from origin.catalog import CategoryNode
+from origin.markets import MARKET_HEADER
+from origin.settings import Market
+from origin.store import Store
+from storefront.cookies import CartCookie
+from storefront.csrf import CsrfTokens
+from storefront.formatting import formatter
+from storefront.settings import StorefrontSettings
+from storefront.templating import render
+
+HTML = "text/html; charset=utf-8"
+NOT_FOUND_KEYS = ("not-found",)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    store: Store
+    settings: StorefrontSettings
+    cart_cookie: CartCookie
+    csrf: CsrfTokens
+
+    @classmethod
+    def build(cls, store: Store, settings: StorefrontSettings) -> Site:
+        return cls(
+            store=store,
+            settings=settings,
+            cart_cookie=CartCookie(store.secret_key, secure=settings.secure_cookies),
+            csrf=CsrfTokens(store.secret_key),
+        )
+
+    def market(self, request: Request) -> Market:
+        return self.store.markets.resolve(request.headers.get(MARKET_HEADER))
+
+    @staticmethod
+    def content_locale(market: Market) -> str:
+        """CMS entries are stored per language ("en", "de"); the provider falls back to its default."""
+        return market.locale.split("_")[0]
+
+    async def navigation(self) -> list[CategoryNode]:
+        roots = (await self.store.catalog.tree()).roots
+        return sorted(roots, key=lambda n: (n.category.position, n.category.id))
+
+    async def context(self, market: Market, values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "shop": self.settings,
+            "market": market,
+            "fmt": formatter(market.locale),
+            "nav": await self.navigation(),
+            "q": "",
+            "title": self.settings.name,
+            **values,
+        }
+
+    async def shared(
+        self,
+        request: Request,
+        template: str,
+        *,
+        market: Market,
+        keys: Iterable[str],
+        status_code: int = 200,
+        **values: Any,
+    ) -> Response:
+        body = render(template, await self.context(market, values))
+        return self.store.responses.shared(request, body, media_type=HTML, keys=keys, status_code=status_code)
+
+    async def private(self, template: str, *, market: Market, status_code: int = 200, **values: Any) -> Response:
+        body = render(template, await self.context(market, values))
+        return self.store.responses.private(body, media_type=HTML, status_code=status_code)
+
+    async def not_found(self, request: Request, *, what: str = "page") -> Response:
+        """The helpful 404: shared for plain GETs (it is the same for everyone), private otherwise."""
+        market = self.market(request)
+        values = {"title": "Not found", "what": what, "q": ""}
+        if request.method in ("GET", "HEAD"):
+            return await self.shared(
+                request, "not_found.html", market=market, keys=NOT_FOUND_KEYS, status_code=404, **values
+            )
+        return await self.private("not_found.html", market=market, status_code=404, **values)
+
+    async def problem(self, request: Request, status_code: int, heading: str, message: str) -> Response:
+        return await self.private(
+            "problem.html",
+            market=self.market(request),
+            status_code=status_code,
+            title=heading,
+            heading=heading,
+            message=message,
+        )
+
+    @staticmethod
+    def redirect(url: str) -> Response:
+        """303 See Other after a form POST, so reloading the next page never re-submits the form."""
+        return RedirectResponse(url, status_code=303, headers={"Cache-Control": PRIVATE_NO_STORE})

@@ -1,0 +1,89 @@
+"""Assembles the deployables from a loaded config: the origin app (JSON API + storefront pages)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from storefront.app import storefront_routes
+
+from connectors.commerce.builtin.backend import BuiltinCommerce
+from connectors.registry import Connectors, build_connectors
+from origin.api import Api, api_problem_handlers
+from origin.carts import SqliteCartStore
+from origin.health import health_routes
+from origin.indexing import reindex
+from origin.markets import MarketResolver
+from origin.media import media_routes
+from origin.problems import problem
+from origin.store import Store, build_store
+from wrangler_py.config import LoadedConfig
+
+log = logging.getLogger("edgeshop.origin")
+
+
+def secret_key(loaded: LoadedConfig) -> bytes:
+    """The configured key, else one generated once into the data dir, so a demo needs no setup."""
+    configured = loaded.config.origin.secret_key
+    if configured is not None:
+        return configured.get_secret_value().encode()
+    path = loaded.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+async def seed_if_empty(connectors: Connectors, products: int, *, seed: int = 42) -> bool:
+    """First start of the embedded store: fill the catalog and the index so the demo has something to sell."""
+    commerce = connectors.commerce
+    if products <= 0 or not isinstance(commerce, BuiltinCommerce) or await commerce.catalog_batch(limit=1):
+        return False
+    await anyio.to_thread.run_sync(lambda: commerce.seed(products=products, seed=seed))
+    await reindex(commerce, connectors.search)
+    return True
+
+
+def build_store_from_config(loaded: LoadedConfig) -> Store:
+    cfg = loaded.config
+    connectors = build_connectors(cfg.connectors, data_dir=loaded.data_dir, project_dir=loaded.project_dir)
+    cart_store = SqliteCartStore(str(loaded.data_dir / "carts.sqlite3"), ttl_seconds=cfg.origin.cart_ttl_days * 86_400)
+    markets = MarketResolver(cfg.markets, cfg.default_market)
+    return build_store(cfg.origin, markets, connectors, cart_store, secret_key(loaded))
+
+
+async def _api_not_found(request: Request) -> Response:
+    return problem(404, "not-found", "Not found", f"no API endpoint {request.url.path}", instance=request.url.path)
+
+
+def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None) -> Starlette:
+    store = store or build_store_from_config(loaded)
+    api = Api(store)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if await seed_if_empty(store.connectors, loaded.config.origin.seed_products):
+            store.catalog.forget()
+            log.info("seeded %d demo products", loaded.config.origin.seed_products)
+        yield
+
+    routes = [
+        *health_routes(store),
+        *api.routes,
+        Route("/api/{rest:path}", _api_not_found, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+        *media_routes(),
+        *storefront_routes(store, loaded.config.storefront),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers=api_problem_handlers(),
+        lifespan=lifespan,
+    )

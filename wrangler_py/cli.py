@@ -1,0 +1,135 @@
+"""`wrangler-py`: the project tool. Each subcommand is a small function over a loaded config.
+
+Subcommands import the app stack lazily so that `check` stays quick and works without building anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+
+from wrangler_py.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config
+
+
+def _load(args: argparse.Namespace) -> LoadedConfig:
+    return load_config(Path(args.config))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    cfg = loaded.config
+    vendors = ", ".join(
+        f"{cap}={getattr(cfg.connectors, cap).vendor}" for cap in ("commerce", "search", "cms", "payments")
+    )
+    print(f"{loaded.path}: ok ({len(cfg.markets)} markets, default {cfg.default_market}; {vendors})")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from connectors.commerce.builtin.backend import BuiltinCommerce
+    from origin.indexing import reindex
+    from wrangler_py.apps import build_store_from_config
+
+    store = build_store_from_config(_load(args))
+    commerce = store.connectors.commerce
+    if not isinstance(commerce, BuiltinCommerce):
+        print(
+            f"error: seed fills the built-in catalog; connectors.commerce.vendor is {commerce.vendor!r}",
+            file=sys.stderr,
+        )
+        return 1
+    started = time.perf_counter()
+    summary = commerce.seed(products=args.products, seed=args.seed)
+    seeded = time.perf_counter()
+    print(
+        f"seeded {summary.products} products, {summary.variants} variants, {summary.categories} categories "
+        f"in {seeded - started:.1f}s; indexing for search…",
+        flush=True,
+    )
+
+    def progress(done: int) -> None:
+        print(f"\r  indexed {done}/{summary.products}", end="", flush=True)
+
+    count = anyio.run(lambda: reindex(commerce, store.connectors.search, progress=progress))
+    print(f"\nindexed {count} documents in {time.perf_counter() - seeded:.1f}s")
+    return 0
+
+
+def cmd_search_reindex(args: argparse.Namespace) -> int:
+    from origin.indexing import reindex
+    from wrangler_py.apps import build_store_from_config
+
+    store = build_store_from_config(_load(args))
+
+    def progress(done: int) -> None:
+        print(f"\r  indexed {done}", end="", flush=True)
+
+    count = anyio.run(lambda: reindex(store.connectors.commerce, store.connectors.search, progress=progress))
+    print(f"\nindexed {count} documents into {store.connectors.search.vendor}")
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from wrangler_py.apps import build_origin_app
+
+    loaded = _load(args)
+    host = args.host or loaded.config.origin.host
+    port = args.port or loaded.config.origin.port
+    app = build_origin_app(loaded)
+    print(f"edgeshop: {loaded.config.storefront.name} at http://{host}:{port}/  (Ctrl-C stops)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=args.access_log)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wrangler-py", description="Build, run and ship an edgeshop store.")
+    parser.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="path to wrangler.toml (default: %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="validate the config and print every problem")
+    check.set_defaults(func=cmd_check)
+
+    seed = sub.add_parser("seed", help="fill the built-in catalog with a generated demo catalog")
+    seed.add_argument("--products", type=int, default=200, help="number of products (default: %(default)s)")
+    seed.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same catalog")
+    seed.set_defaults(func=cmd_seed)
+
+    search = sub.add_parser("search", help="search index tasks")
+    search_sub = search.add_subparsers(dest="search_command", required=True)
+    search_sub.add_parser("reindex", help="rebuild the search index from the catalog").set_defaults(
+        func=cmd_search_reindex
+    )
+
+    dev = sub.add_parser("dev", help="run the store locally")
+    dev.add_argument("--host", default=None)
+    dev.add_argument("--port", type=int, default=None)
+    dev.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    dev.add_argument("--access-log", action="store_true", help="log every request")
+    dev.set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"{exc.source}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for item in exc.problems:
+            print(f"  {item}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

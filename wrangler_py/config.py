@@ -1,0 +1,198 @@
+"""The wrangler.toml schema, composed from each package's settings model, and its loader.
+
+Loading never stops at the first mistake: it collects every problem with the key path and a fix, so
+`wrangler-py check` can print them all. Secrets are `"env:NAME"` references resolved here, the one module
+that reads the environment; a literal value in a secret field is itself a problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from connectors.settings import VENDOR_SETTINGS, ConnectorsSettings
+from origin.settings import Market, OriginSettings, check_markets, default_markets
+from storefront.settings import StorefrontSettings
+
+DEFAULT_CONFIG = "wrangler.toml"
+ENV_PREFIX = "env:"
+
+
+class WranglerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(default="edgeshop", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    default_market: str = "us"
+    markets: list[Market] = Field(default_factory=default_markets)
+    origin: OriginSettings = OriginSettings()
+    storefront: StorefrontSettings = StorefrontSettings()
+    connectors: ConnectorsSettings = ConnectorsSettings()
+
+    @model_validator(mode="after")
+    def _markets(self) -> WranglerConfig:
+        check_markets(self.markets, self.default_market)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}\n    fix: {self.fix}"
+
+
+class ConfigError(Exception):
+    def __init__(self, source: Path, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    config: WranglerConfig
+    path: Path
+
+    @property
+    def project_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def data_dir(self) -> Path:
+        return (self.project_dir / self.config.origin.data_dir).resolve()
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+def _model_at(loc: tuple[Any, ...], data: Mapping[str, Any]) -> type[BaseModel] | None:
+    """The pydantic model that owns the table at `loc`, to suggest the keys it knows."""
+    model: type[BaseModel] = WranglerConfig
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            continue
+        field = model.model_fields.get(str(item))
+        node = node.get(item) if isinstance(node, Mapping) else None
+        if field is None:
+            return model
+        candidates = [field.annotation, *get_args(field.annotation)]
+        nested = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nested is None:
+            return model
+        model = nested
+        if str(item) in ("commerce", "search", "cms", "payments") and isinstance(node, Mapping):
+            model = VENDOR_SETTINGS[str(item)].get(str(node.get("vendor", "builtin")), model)
+    return model
+
+
+def _problem_for(error: Mapping[str, Any], data: Mapping[str, Any]) -> Problem:
+    loc: tuple[Any, ...] = tuple(error["loc"])
+    path = _dotted(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        owner = _model_at(loc[:-1], data)
+        known = sorted(owner.model_fields) if owner else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return Problem(path, "unknown key", f"{hint}remove it, or use one of: {', '.join(known)}")
+    if kind == "unknown_vendor":
+        return Problem(path + ".vendor", error["msg"], "set vendor to one of the listed choices")
+    if kind == "missing":
+        return Problem(path, "required key is missing", "add it")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        got = type(error.get("input")).__name__
+        return Problem(path, f"{error['msg'].lower()} (got {got})", "write a value of the expected type")
+    return Problem(path, error["msg"], "correct the value")
+
+
+def _resolve_secrets(
+    node: Any, path: str, environ: Mapping[str, str], problems: list[Problem], referenced: set[str]
+) -> Any:
+    """Replace every "env:NAME" string by the variable's value, recording where secrets came from."""
+    if isinstance(node, dict):
+        return {
+            k: _resolve_secrets(v, f"{path}.{k}" if path else k, environ, problems, referenced) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_resolve_secrets(v, f"{path}[{i}]", environ, problems, referenced) for i, v in enumerate(node)]
+    if isinstance(node, str) and node.startswith(ENV_PREFIX):
+        name = node[len(ENV_PREFIX) :]
+        if not name.isidentifier():
+            problems.append(
+                Problem(path, f"{node!r} is not a valid reference", 'write "env:NAME" with NAME a variable')
+            )
+            return node
+        referenced.add(path)  # a reference, even a broken one, is not a literal secret
+        if name not in environ:
+            problems.append(
+                Problem(path, f"environment variable {name} is not set", f"export {name}=... before running")
+            )
+            return node
+        return environ[name]
+    return node
+
+
+def _secret_paths(model: BaseModel, prefix: str = "") -> list[str]:
+    """Paths of SecretStr fields that hold a value, found by walking the validated model."""
+    found: list[str] = []
+    for name, value in model:
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(value, SecretStr):
+            found.append(path)
+        elif isinstance(value, BaseModel):
+            found.extend(_secret_paths(value, path))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found.extend(_secret_paths(item, f"{path}[{i}]"))
+    return found
+
+
+def parse_config(text: str, source: Path, environ: Mapping[str, str]) -> WranglerConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [Problem("(file)", f"not valid TOML: {exc}", "fix the syntax at that line")]) from exc
+    problems: list[Problem] = []
+    referenced: set[str] = set()
+    data = _resolve_secrets(raw, "", environ, problems, referenced)
+    try:
+        config = WranglerConfig.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problem_for(err, raw) for err in exc.errors(include_url=False))
+        raise ConfigError(source, problems) from exc
+    for path in _secret_paths(config):
+        if path not in referenced:
+            problems.append(
+                Problem(path, "secrets must not be written into the file", 'write "env:NAME" and export NAME')
+            )
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    source = Path(path).resolve()
+    if not source.is_file():
+        raise ConfigError(source, [Problem("(file)", "no such file", "run from the project folder or pass --config")])
+    config = parse_config(source.read_text(encoding="utf-8"), source, os.environ if environ is None else environ)
+    return LoadedConfig(config=config, path=source)
