@@ -20,7 +20,8 @@ class CategoryNode:
     @property
     def trail(self) -> list[Category]:
         """Root first, this category last: the breadcrumb."""
-        trail, node = [], self
+        trail: list[Category] = []
+        node: CategoryNode | None = self
         while node is not None:
             trail.append(node.category)
             node = node.parent

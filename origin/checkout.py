@@ -30,7 +30,7 @@ from connectors.errors import (
     VendorUnavailable,
 )
 from connectors.payments.base import PaymentProvider, PaymentRequest
-from origin.carts import CartService
+from origin.carts import Cart, CartService
 from origin.errors import (
     Conflict,
     Forbidden,
@@ -142,7 +142,7 @@ class CheckoutService:
         await self._carts.finish_checkout(cart.id, idempotency_key, order.id)
         return CheckoutResult(order=order, order_token=order_token)
 
-    async def _place(self, cart, body: CheckoutBody, key: str, order_token: str) -> Order:  # type: ignore[no-untyped-def]
+    async def _place(self, cart: Cart, body: CheckoutBody, key: str, order_token: str) -> Order:
         priced = await self._carts.price(cart, body.shipping_method)
         if len(priced.lines) != len(cart.lines):
             raise Conflict("some items in the cart are no longer sold; review the cart")
@@ -150,7 +150,8 @@ class CheckoutService:
         if priced.shipping_method is None or priced.shipping_method.id != body.shipping_method:
             raise InvalidRequest("this shipping method is not offered", fields={"shipping_method": "not offered"})
         draft = OrderDraft(
-            idempotency_key=key,
+            # Scoped to the cart: two shoppers who happen to pick the same key never meet.
+            idempotency_key=f"{cart.id}|{key}",
             fingerprint=_fingerprint(body),
             token_hash=token_hash(order_token),
             email=str(body.email),

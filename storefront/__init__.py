@@ -1,0 +1,6 @@
+"""The storefront: server-rendered HTML pages of the shop, rendered from the origin's domain services."""
+
+from storefront.app import storefront_exception_handlers, storefront_routes
+from storefront.settings import StorefrontSettings
+
+__all__ = ["StorefrontSettings", "storefront_exception_handlers", "storefront_routes"]

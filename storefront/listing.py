@@ -24,7 +24,10 @@ SEARCH_SORTS: Mapping[str, str] = {
     "price_desc": "Price: high to low",
     "title": "Name: A to Z",
 }
-CATEGORY_SORTS: Mapping[str, str] = {"featured": "Featured", **{k: v for k, v in SEARCH_SORTS.items() if k != "relevance"}}
+CATEGORY_SORTS: Mapping[str, str] = {
+    "featured": "Featured",
+    **{k: v for k, v in SEARCH_SORTS.items() if k != "relevance"},
+}
 RESERVED_PARAMS = frozenset(
     {"q", "sort", "page", "per_page", "category", "brand", "price_min", "price_max", "in_stock", "market", "variant"}
 )
@@ -57,6 +60,8 @@ class Filters:
     price_max: int | None = None
     in_stock: bool = False
     page: int = 1
+    # False on category pages: the category is in the path, not in the query.
+    category_in_url: bool = True
 
     @property
     def narrowed(self) -> bool:
@@ -68,12 +73,12 @@ class Filters:
     def option(self, name: str) -> tuple[str, ...]:
         return dict(self.options).get(name, ())
 
-    def params(self, *, keep_category: bool = True) -> list[tuple[str, str]]:
+    def params(self) -> list[tuple[str, str]]:
         """The URL parameters in one fixed order, so equal listings have equal URLs (one cache entry)."""
         out: list[tuple[str, str]] = []
         if self.text:
             out.append(("q", self.text))
-        if keep_category and self.category_id is not None:
+        if self.category_in_url and self.category_id is not None:
             out.append(("category", str(self.category_id)))
         out.extend(("brand", b) for b in self.brands)
         for name, values in self.options:
@@ -154,6 +159,7 @@ def parse_filters(
         price_max=_int(params.get("price_max"), low=0, high=10**9),
         in_stock=params.get("in_stock") in ("1", "true", "on"),
         page=_int(params.get("page"), low=1, high=MAX_PAGE) or 1,
+        category_in_url=category_id is None,
     )
 
 

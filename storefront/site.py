@@ -85,13 +85,15 @@ class Site:
         body = render(template, await self.context(market, values))
         return self.store.responses.private(body, media_type=HTML, status_code=status_code)
 
-    async def not_found(self, request: Request, *, what: str = "page") -> Response:
-        """The helpful 404: shared for plain GETs (it is the same for everyone), private otherwise."""
+    async def not_found(
+        self, request: Request, *, what: str = "page", shared: bool = True, keys: Iterable[str] = ()
+    ) -> Response:
+        """The helpful 404. Shared for plain GETs of public URLs (it is the same for everyone), else private."""
         market = self.market(request)
-        values = {"title": "Not found", "what": what, "q": ""}
-        if request.method in ("GET", "HEAD"):
+        values = {"title": "Not found", "what": what}
+        if shared and request.method in ("GET", "HEAD"):
             return await self.shared(
-                request, "not_found.html", market=market, keys=NOT_FOUND_KEYS, status_code=404, **values
+                request, "not_found.html", market=market, keys=[*NOT_FOUND_KEYS, *keys], status_code=404, **values
             )
         return await self.private("not_found.html", market=market, status_code=404, **values)
 
@@ -103,6 +105,12 @@ class Site:
             title=heading,
             heading=heading,
             message=message,
+        )
+
+    async def forbidden(self, request: Request, reason: str) -> Response:
+        """403 for a form we cannot trust (csrf.py says why); tells the shopper how to carry on."""
+        return await self.private(
+            "forbidden.html", market=self.market(request), status_code=403, title="Request blocked", reason=reason
         )
 
     @staticmethod

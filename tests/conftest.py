@@ -67,8 +67,18 @@ class LiveOrigin:
         self.data_dir = config_path.parent / "data"
         self._log = (config_path.parent / "origin.log").open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wrangler_py.cli", "--config", str(config_path), "dev", "--port", str(self.port),
-             "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "wrangler_py.cli",
+                "--config",
+                str(config_path),
+                "dev",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

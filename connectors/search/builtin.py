@@ -180,7 +180,7 @@ def base_insert(query: SearchQuery, searchable: Sequence[str]) -> Clause:
     if match is None:
         source, rank, rank_params = "search_prices p", "0.0", ()
     else:
-        source = "search_fts JOIN search_prices p ON p.doc_id = search_fts.rowid"
+        source = "search_fts CROSS JOIN search_prices p ON p.doc_id = search_fts.rowid"
         rank, rank_params = "bm25(search_fts, ?, ?, ?, ?)", rank_weights(searchable)
         conds.insert(0, Clause("search_fts MATCH ?", (match,)))
     where = all_of(conds)

@@ -12,8 +12,13 @@ from starlette.testclient import TestClient
 from wrangler_py.apps import build_origin_app
 from wrangler_py.config import LoadedConfig
 
-ADDRESS = {"name": "Ada Lovelace", "line1": "1 Analytical Way", "city": "London", "postal_code": "N1 9GU",
-           "country": "GB"}
+ADDRESS = {
+    "name": "Ada Lovelace",
+    "line1": "1 Analytical Way",
+    "city": "London",
+    "postal_code": "N1 9GU",
+    "country": "GB",
+}
 
 
 @pytest.fixture
@@ -47,8 +52,14 @@ def new_cart(client: TestClient, variant_id: int, quantity: int = 1, **body: Any
 
 
 def checkout(client: TestClient, cart_id: str, key: str, token: str = "pm_card_visa", **extra: Any) -> Any:
-    body = {"cart_id": cart_id, "email": "ada@example.com", "shipping_address": ADDRESS,
-            "shipping_method": "standard", "payment": {"token": token}, **extra}
+    body = {
+        "cart_id": cart_id,
+        "email": "ada@example.com",
+        "shipping_address": ADDRESS,
+        "shipping_method": "standard",
+        "payment": {"token": token},
+        **extra,
+    }
     return client.post("/api/checkout", json=body, headers={"Idempotency-Key": key})
 
 
@@ -81,7 +92,9 @@ def test_product_listing_is_cacheable_and_tagged(client: TestClient) -> None:
     assert "products" in keys and all(f"product:{p['id']}" in keys for p in body["items"])
     assert_all_money_is_integers(body)
     revalidated = client.get(
-        "/api/products", params={"per_page": 5, "sort": "price_asc"}, headers={"If-None-Match": response.headers["etag"]}
+        "/api/products",
+        params={"per_page": 5, "sort": "price_asc"},
+        headers={"If-None-Match": response.headers["etag"]},
     )
     assert revalidated.status_code == 304 and revalidated.content == b""
 
@@ -143,9 +156,18 @@ def _all_hits(client: TestClient, q: str) -> list[dict[str, Any]]:
 def test_openapi_document_lists_every_endpoint(client: TestClient) -> None:
     document = client.get("/api/openapi.json").json()
     assert document["openapi"].startswith("3.1")
-    for path in ("/api/products", "/api/products/{handle}", "/api/categories", "/api/search", "/api/carts",
-                 "/api/carts/{cart_id}", "/api/carts/{cart_id}/lines", "/api/carts/{cart_id}/lines/{line_id}",
-                 "/api/checkout", "/api/orders/{order_id}"):
+    for path in (
+        "/api/products",
+        "/api/products/{handle}",
+        "/api/categories",
+        "/api/search",
+        "/api/carts",
+        "/api/carts/{cart_id}",
+        "/api/carts/{cart_id}/lines",
+        "/api/carts/{cart_id}/lines/{line_id}",
+        "/api/checkout",
+        "/api/orders/{order_id}",
+    ):
         assert path in document["paths"], path
     schemas = document["components"]["schemas"]
     for name in ("Product", "CartOut", "CheckoutBody", "Problem"):
@@ -163,8 +185,10 @@ def test_cart_lifecycle_with_server_totals(client: TestClient) -> None:
     cart_id = created.json()["id"]
     assert len(cart_id) >= 32 and cart_id != client.post("/api/carts").json()["id"]
 
-    added = client.post(f"/api/carts/{cart_id}/lines", json={"variant_id": variant["id"], "quantity": 2,
-                                                             "price": {"amount": 1, "currency": "USD"}})
+    added = client.post(
+        f"/api/carts/{cart_id}/lines",
+        json={"variant_id": variant["id"], "quantity": 2, "price": {"amount": 1, "currency": "USD"}},
+    )
     assert added.status_code == 201
     cart = added.json()
     assert cart["lines"][0]["unit_price"] == variant["price"]  # the client's price was ignored
@@ -197,7 +221,9 @@ def test_unknown_variant_and_unknown_cart(client: TestClient) -> None:
     unknown_variant = client.post(f"/api/carts/{cart_id}/lines", json={"variant_id": 999_999, "quantity": 1})
     assert unknown_variant.status_code == 404 and unknown_variant.json()["type"].endswith("/not-found")
     assert client.get("/api/carts/cart_guessed").status_code == 404
-    not_json = client.post(f"/api/carts/{cart_id}/lines", content=b"variant_id=1", headers={"content-type": "text/plain"})
+    not_json = client.post(
+        f"/api/carts/{cart_id}/lines", content=b"variant_id=1", headers={"content-type": "text/plain"}
+    )
     assert not_json.status_code == 415
     broken = client.post(f"/api/carts/{cart_id}/lines", content=b"{", headers={"content-type": "application/json"})
     assert broken.status_code == 422
@@ -259,8 +285,13 @@ def test_retrying_a_checkout_returns_the_same_order_and_charges_once(client: Tes
 
 def test_idempotency_key_is_required_and_bound_to_its_request(client: TestClient) -> None:
     cart = new_cart(client, in_stock_variant(client)["variant"]["id"])
-    body = {"cart_id": cart["id"], "email": "a@example.com", "shipping_address": ADDRESS,
-            "shipping_method": "standard", "payment": {"token": "pm_card_visa"}}
+    body = {
+        "cart_id": cart["id"],
+        "email": "a@example.com",
+        "shipping_address": ADDRESS,
+        "shipping_method": "standard",
+        "payment": {"token": "pm_card_visa"},
+    }
     missing = client.post("/api/checkout", json=body)
     assert missing.status_code == 422 and "Idempotency-Key" in missing.json()["detail"]
 
@@ -268,9 +299,11 @@ def test_idempotency_key_is_required_and_bound_to_its_request(client: TestClient
 def test_declined_card_leaves_no_order_and_no_reservation(client: TestClient, loaded: LoadedConfig) -> None:
     variant_id = in_stock_variant(client)["variant"]["id"]
     cart = new_cart(client, variant_id, 2)
-    for token, code in (("pm_card_chargeDeclined", "card_declined"),
-                        ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds")):
-        response = checkout(client, cart["id"], f"declined-{code}")
+    for token, code in (
+        ("pm_card_chargeDeclined", "card_declined"),
+        ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
+    ):
+        response = checkout(client, cart["id"], f"declined-{code}", token=token)
         assert response.status_code == 402
         assert response.json()["code"] == code and response.json()["type"].endswith("/payment-declined")
     with db(loaded) as conn:
@@ -290,8 +323,13 @@ def test_a_card_number_is_never_accepted(client: TestClient) -> None:
 
 def test_checkout_validates_fields(client: TestClient) -> None:
     cart = new_cart(client, in_stock_variant(client)["variant"]["id"])
-    body = {"cart_id": cart["id"], "email": "not-an-email", "shipping_address": {**ADDRESS, "country": "Britain"},
-            "shipping_method": "teleport", "payment": {"token": "pm_card_visa"}}
+    body = {
+        "cart_id": cart["id"],
+        "email": "not-an-email",
+        "shipping_address": {**ADDRESS, "country": "Britain"},
+        "shipping_method": "teleport",
+        "payment": {"token": "pm_card_visa"},
+    }
     response = client.post("/api/checkout", json=body, headers={"Idempotency-Key": "fields-key-01"})
     assert response.status_code == 422
     fields = {e["field"] for e in response.json()["errors"]}

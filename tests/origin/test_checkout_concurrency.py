@@ -12,8 +12,7 @@ import httpx
 
 from tests.conftest import LiveOrigin
 
-ADDRESS = {"name": "Grace Hopper", "line1": "1 Navy Yard", "city": "Arlington", "postal_code": "22202",
-           "country": "US"}
+ADDRESS = {"name": "Grace Hopper", "line1": "1 Navy Yard", "city": "Arlington", "postal_code": "22202", "country": "US"}
 
 
 def _stock_one_variant(origin: LiveOrigin, units: int) -> int:
@@ -32,8 +31,13 @@ def _cart_with(client: httpx.Client, variant_id: int) -> str:
 
 
 def _checkout(base_url: str, cart_id: str, key: str) -> httpx.Response:
-    body = {"cart_id": cart_id, "email": "grace@example.com", "shipping_address": ADDRESS,
-            "shipping_method": "standard", "payment": {"token": "pm_card_visa"}}
+    body = {
+        "cart_id": cart_id,
+        "email": "grace@example.com",
+        "shipping_address": ADDRESS,
+        "shipping_method": "standard",
+        "payment": {"token": "pm_card_visa"},
+    }
     with httpx.Client(base_url=base_url, timeout=60) as client:
         return client.post("/api/checkout", json=body, headers={"Idempotency-Key": key})
 

@@ -82,8 +82,9 @@ def test_toml_syntax_error_is_reported() -> None:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wrangler_py.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "wrangler_py.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_check_command_exit_codes(tmp_path: Path) -> None:

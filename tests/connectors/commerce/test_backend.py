@@ -36,13 +36,29 @@ def stock(backend: BuiltinCommerce, variant_id: int) -> tuple[int, int]:
 
 def draft(key: str, variant_id: int, quantity: int, fingerprint: str = "f1") -> OrderDraft:
     usd = Money(amount=1000, currency="USD")
-    line = OrderLine(variant_id=variant_id, product_handle="h", title="t", variant_title="v", sku="s",
-                     quantity=quantity, unit_price=usd, total=usd.times(quantity))
+    line = OrderLine(
+        variant_id=variant_id,
+        product_handle="h",
+        title="t",
+        variant_title="v",
+        sku="s",
+        quantity=quantity,
+        unit_price=usd,
+        total=usd.times(quantity),
+    )
     return OrderDraft(
-        idempotency_key=key, fingerprint=fingerprint, email="a@example.com", market="us", lines=[line],
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        email="a@example.com",
+        market="us",
+        lines=[line],
         shipping_address=Address(name="A", line1="1 St", city="C", postal_code="1", country="US"),
-        shipping_method="standard", subtotal=line.total, shipping=Money.zero("USD"), tax=Money.zero("USD"),
-        total=line.total, token_hash="x",
+        shipping_method="standard",
+        subtotal=line.total,
+        shipping=Money.zero("USD"),
+        tax=Money.zero("USD"),
+        total=line.total,
+        token_hash="x",
     )
 
 

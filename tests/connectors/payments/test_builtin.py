@@ -21,7 +21,10 @@ def payments(tmp_path: Path) -> BuiltinPayments:
 
 def request(token: str = "pm_card_visa", key: str = "k1", amount: int = 1999, capture: bool = True) -> PaymentRequest:
     return PaymentRequest(
-        amount=Money(amount=amount, currency="USD"), token=token, idempotency_key=key, reference="ES-1",
+        amount=Money(amount=amount, currency="USD"),
+        token=token,
+        idempotency_key=key,
+        reference="ES-1",
         capture=capture,
     )
 

@@ -1,0 +1,123 @@
+"""The built-in ContentProvider: Markdown files with TOML front matter, kept in the store's project folder.
+
+Layout: `<root>/<locale>/<content_type>/<slug>.md`, drafts under `<root>/_drafts/<locale>/...` (seen only with
+`preview=True`). A file starts with a `+++` fenced TOML block (title and structured fields), then Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from markdown_it import MarkdownIt
+
+from connectors.cms.base import ContentEntry
+from connectors.errors import NotFound, VendorMisconfigured
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
+_FENCE = "+++"
+
+
+def locale_chain(locale: str, default: str) -> list[str]:
+    """de_DE -> ["de-de", "de", default]: the most specific content first, the store's default last."""
+    normalized = locale.replace("_", "-").lower()
+    chain = [normalized]
+    if "-" in normalized:
+        chain.append(normalized.split("-", 1)[0])
+    chain.append(default.replace("_", "-").lower())
+    return list(dict.fromkeys(chain))
+
+
+def parse_entry(
+    text: str, *, content_type: str, slug: str, locale: str, updated_at: datetime, md: MarkdownIt
+) -> ContentEntry:
+    fields: dict[str, Any] = {}
+    body = text
+    if text.startswith(_FENCE):
+        end = text.find("\n" + _FENCE, len(_FENCE))
+        if end < 0:
+            raise ValueError("front matter opened with +++ is never closed")
+        fields = tomllib.loads(text[len(_FENCE) : end])
+        body = text[end + len(_FENCE) + 1 :]
+    title = str(fields.pop("title", slug.replace("-", " ").title()))
+    return ContentEntry(
+        id=f"{content_type}/{slug}",
+        content_type=content_type,
+        slug=slug,
+        locale=locale,
+        title=title,
+        body_html=md.render(body) if body.strip() else "",
+        fields=fields,
+        updated_at=updated_at,
+    )
+
+
+class BuiltinContent:
+    vendor = "builtin"
+
+    def __init__(self, root: Path, default_locale: str = "en") -> None:
+        if not root.is_dir():
+            raise VendorMisconfigured(f"connectors.cms.path: content folder {root} does not exist")
+        self._root = root.resolve()
+        self._default = default_locale
+        # Raw HTML in content is off: merchants write Markdown, and a pasted <script> must not reach shoppers.
+        self._md = MarkdownIt("commonmark", {"html": False})
+        self._cache: dict[Path, tuple[int, ContentEntry]] = {}
+
+    def _load(self, path: Path, content_type: str, slug: str, locale: str) -> ContentEntry | None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == stat.st_mtime_ns:
+            return cached[1]
+        try:
+            entry = parse_entry(
+                path.read_text(encoding="utf-8"),
+                content_type=content_type,
+                slug=slug,
+                locale=locale,
+                updated_at=datetime.fromtimestamp(stat.st_mtime, UTC),
+                md=self._md,
+            )
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise VendorMisconfigured(f"{path}: {exc}") from exc
+        self._cache[path] = (stat.st_mtime_ns, entry)
+        return entry
+
+    def _folders(self, locale: str, preview: bool) -> list[tuple[Path, str]]:
+        folders = []
+        for candidate in locale_chain(locale, self._default):
+            if preview:
+                folders.append((self._root / "_drafts" / candidate, candidate))
+            folders.append((self._root / candidate, candidate))
+        return folders
+
+    async def get_entry(self, content_type: str, slug: str, *, locale: str, preview: bool = False) -> ContentEntry:
+        # Both names become path parts: anything but the safe alphabet could walk out of the content folder.
+        if not _TYPE.match(content_type) or not _SLUG.match(slug):
+            raise NotFound(f"no {content_type} entry {slug!r}")
+        for folder, folder_locale in self._folders(locale, preview):
+            entry = self._load(folder / content_type / f"{slug}.md", content_type, slug, folder_locale)
+            if entry is not None:
+                return entry
+        raise NotFound(f"no {content_type} entry {slug!r} for locale {locale}")
+
+    async def list_entries(self, content_type: str, *, locale: str, preview: bool = False) -> list[ContentEntry]:
+        if not _TYPE.match(content_type):
+            return []
+        found: dict[str, ContentEntry] = {}
+        for folder, folder_locale in self._folders(locale, preview):
+            for path in sorted((folder / content_type).glob("*.md")):
+                slug = path.stem
+                if slug in found or not _SLUG.match(slug):
+                    continue
+                entry = self._load(path, content_type, slug, folder_locale)
+                if entry is not None:
+                    found[slug] = entry
+        return sorted(found.values(), key=lambda e: (int(e.fields.get("position", 1000)), e.slug))

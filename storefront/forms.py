@@ -1,0 +1,47 @@
+"""Reading small urlencoded form posts: bounded parsing, text fields only, quantities with shopper-facing errors."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from origin.carts import MAX_QUANTITY
+
+# Our forms have a dozen short fields; anything much bigger is not one of them.
+MAX_FORM_BYTES = 16 * 1024
+_MAX_FIELDS = 40
+_MAX_FIELD_BYTES = 4 * 1024
+
+QUANTITY_MESSAGE = f"Enter a quantity from 1 to {MAX_QUANTITY}."
+
+
+async def read_form(request: Request) -> FormData:
+    return await request.form(max_files=0, max_fields=_MAX_FIELDS, max_part_size=_MAX_FIELD_BYTES)
+
+
+def text(form: FormData, name: str, *, limit: int = 500) -> str:
+    """A text field's value; an upload or a missing field reads as empty."""
+    value = form.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def first_text(form: FormData, name: str, *, limit: int = 500) -> str:
+    """The first non-empty value of a field that may appear twice (the payment widget and its <noscript>)."""
+    for value in form.getlist(name):
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:limit]
+    return ""
+
+
+def parse_quantity(raw: str) -> int | None:
+    """1..MAX_QUANTITY, or None when the shopper typed something else."""
+    raw = raw.strip()
+    if not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_QUANTITY else None
+
+
+def parse_id(raw: str) -> int | None:
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None

@@ -1,0 +1,1 @@
+"""Page handlers, one module per area of the shop; `storefront.app` maps URLs to them."""
