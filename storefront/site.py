@@ -50,8 +50,8 @@ class Site:
 
     @staticmethod
     def content_locale(market: Market) -> str:
-        """CMS entries are stored per language ("en", "de"); the provider falls back to its default."""
-        return market.locale.split("_")[0]
+        """The market's locale as is: the content provider falls back from de_DE to de to its default."""
+        return market.locale
 
     async def navigation(self) -> list[CategoryNode]:
         roots = (await self.store.catalog.tree()).roots
