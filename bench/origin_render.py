@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def make_store_dir(folder: Path, products: int) -> Path:
+    folder.mkdir(parents=True)
     config = folder / "wrangler.toml"
     config.write_text(
         f'[origin]\ndata_dir = "data"\nseed_products = 0\n[connectors.cms]\nvendor = "builtin"\n'
@@ -62,10 +63,12 @@ async def measure(client: httpx.AsyncClient, paths: list[str], seconds: float, w
 async def pages(client: httpx.AsyncClient) -> tuple[list[str], list[str]]:
     products = (await client.get("/api/products", params={"per_page": 50, "sort": "newest"})).json()["items"]
     categories = (await client.get("/api/categories")).json()["categories"]
-    leaves = [c["slug"] for c in categories if c["parent_id"] is not None]
-    return [f"/p/{p['handle']}" for p in products], [f"/c/{slug}" for slug in leaves] + [
-        f"/c/{slug}?page=3&sort=price_asc" for slug in leaves
-    ]
+    category_paths = []
+    for category in categories:
+        total = (await client.get("/api/products", params={"category": category["slug"], "per_page": 1})).json()
+        last_page = max(1, -(-total["total"] // 24))
+        category_paths += [f"/c/{category['slug']}", f"/c/{category['slug']}?page={min(3, last_page)}&sort=price_asc"]
+    return [f"/p/{p['handle']}" for p in products], category_paths
 
 
 async def run_one(config: Path, seconds: float, workers: int) -> dict[str, float]:

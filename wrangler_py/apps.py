@@ -9,10 +9,6 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-from storefront.app import storefront_routes
 
 from connectors.commerce.builtin.backend import BuiltinCommerce
 from connectors.registry import Connectors, build_connectors
@@ -22,8 +18,8 @@ from origin.health import health_routes
 from origin.indexing import reindex
 from origin.markets import MarketResolver
 from origin.media import media_routes
-from origin.problems import problem
 from origin.store import Store, build_store
+from storefront import storefront_exception_handlers, storefront_routes
 from wrangler_py.config import LoadedConfig
 
 log = logging.getLogger("edgeshop.origin")
@@ -60,10 +56,6 @@ def build_store_from_config(loaded: LoadedConfig) -> Store:
     return build_store(cfg.origin, markets, connectors, cart_store, secret_key(loaded))
 
 
-async def _api_not_found(request: Request) -> Response:
-    return problem(404, "not-found", "Not found", f"no API endpoint {request.url.path}", instance=request.url.path)
-
-
 def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None) -> Starlette:
     store = store or build_store_from_config(loaded)
     api = Api(store)
@@ -78,12 +70,14 @@ def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None) -> Sta
     routes = [
         *health_routes(store),
         *api.routes,
-        Route("/api/{rest:path}", _api_not_found, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
         *media_routes(),
         *storefront_routes(store, loaded.config.storefront),
     ]
     return Starlette(
         routes=routes,
-        exception_handlers=api_problem_handlers(),
+        exception_handlers={
+            **api_problem_handlers(),
+            **storefront_exception_handlers(store, loaded.config.storefront),
+        },
         lifespan=lifespan,
     )

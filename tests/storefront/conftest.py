@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -12,12 +11,7 @@ from typing import Any
 import anyio
 import pytest
 from starlette.applications import Starlette
-from starlette.exceptions import StarletteDeprecationWarning
-
-with warnings.catch_warnings():
-    # Starlette 1.x prefers httpx2 for its test client; the venv has httpx, which still works the same here.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
+from starlette.testclient import TestClient
 
 from connectors.registry import build_connectors
 from connectors.settings import ConnectorsSettings

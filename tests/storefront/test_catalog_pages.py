@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+from functools import partial
 from typing import Any
 
 from starlette.testclient import TestClient
 
+from origin.store import Store
 from storefront.formatting import formatter
+from tests.storefront.conftest import run
 
 US = formatter("en_US")
 
@@ -166,3 +169,31 @@ def test_unknown_cms_page_is_404(client: TestClient) -> None:
 def test_a_page_past_the_end_is_404(client: TestClient, catalog_facts: dict[str, Any]) -> None:
     assert client.get("/search", params={"page": "999"}).status_code == 404
     assert client.get(f"/c/{catalog_facts['parent'].category.slug}", params={"page": "50"}).status_code == 404
+
+
+def test_home_hero_and_banners_come_from_the_cms(client: TestClient, store: Store) -> None:
+    entry = run(partial(store.connectors.cms.get_entry, "home", "home", locale="en_US"))
+    body = html.unescape(client.get("/").text)
+    assert f"<h1>{entry.fields['hero_title']}</h1>" in body
+    assert f'href="{entry.fields["hero_cta_url"]}">{entry.fields["hero_cta_label"]}</a>' in body
+    for banner in entry.fields.get("banners", []):
+        assert banner["title"] in body
+
+
+def test_cms_page(client: TestClient, store: Store) -> None:
+    entry = run(partial(store.connectors.cms.get_entry, "page", "shipping", locale="en_US"))
+    response = client.get("/pages/shipping")
+    assert response.status_code == 200
+    assert "cms:page:shipping" in response.headers["surrogate-key"].split()
+    body = html.unescape(response.text)
+    assert f"<h1>{entry.title}</h1>" in body
+    assert html.unescape(entry.body_html) in body
+    assert f'<span aria-current="page">{entry.title}</span>' in body
+
+
+def test_cms_page_in_the_markets_language(client: TestClient, store: Store) -> None:
+    german = run(partial(store.connectors.cms.get_entry, "page", "shipping", locale="de_DE"))
+    english = run(partial(store.connectors.cms.get_entry, "page", "shipping", locale="en_US"))
+    assert german.title != english.title  # the fixture content has a German shipping page
+    body = html.unescape(client.get("/pages/shipping", headers={"X-Market": "eu"}).text)
+    assert f"<h1>{german.title}</h1>" in body
