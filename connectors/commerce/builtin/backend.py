@@ -32,6 +32,7 @@ from connectors.commerce.base import (
     VariantQuote,
 )
 from connectors.commerce.builtin.schema import connect, create_schema
+from connectors.commerce.builtin.seed import SeedSummary, seed_catalog
 from connectors.errors import IdempotencyConflict, NotFound, OutOfStock, VendorRejected
 from connectors.money import Money
 
@@ -41,13 +42,15 @@ T = TypeVar("T")
 RESERVATION_SECONDS = 15 * 60
 _ORDER_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: order ids get read over the phone
 
+# Each order matches an index exactly (rowid / primary key last), so a page is an index walk, not a sort.
 _SORT_SQL: dict[str, str] = {
     "featured": "p.featured_rank, p.id",
-    "newest": "p.created_at DESC, p.id",
+    "newest": "p.created_at DESC, p.id DESC",
     "title": "p.title, p.id",
-    "price_asc": "pp.min_amount, p.id",
-    "price_desc": "pp.min_amount DESC, p.id",
+    "price_asc": "pp.min_amount, pp.product_id",
+    "price_desc": "pp.min_amount DESC, pp.product_id DESC",
 }
+_PRICED = "EXISTS (SELECT 1 FROM product_prices pp WHERE pp.product_id = p.id AND pp.price_list = ?)"
 
 
 def _utc(seconds: int) -> datetime:
@@ -62,6 +65,8 @@ class BuiltinCommerce:
         self._local = threading.local()
         self._categories: list[Category] | None = None
         self._currencies: dict[str, str] | None = None
+        self._counts: dict[tuple[str, int | None], int] = {}
+        self._catalog_version: str | None = None
         with self._conn_for_setup() as conn:
             create_schema(conn)
 
@@ -102,10 +107,20 @@ class BuiltinCommerce:
         """Call after the catalog was rewritten outside this instance (seeding)."""
         self._categories = None
         self._currencies = None
+        self._counts = {}
 
     # -- catalog ----------------------------------------------------------------------------------------------
 
+    def _check_catalog_version(self) -> None:
+        """Drop cached catalog structure when another process (a seed, an import) rewrote the catalog."""
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'catalog_version'").fetchone()
+        version = row[0] if row else ""
+        if version != self._catalog_version:
+            self.invalidate_caches()
+            self._catalog_version = version
+
     def _load_categories(self) -> list[Category]:
+        self._check_catalog_version()
         if self._categories is None:
             rows = self._conn().execute(
                 "SELECT id, slug, name, parent_id, description, position FROM categories ORDER BY position, id"
@@ -203,21 +218,42 @@ class BuiltinCommerce:
     def _list_products(
         self, price_list: str, category_id: int | None, page: int, per_page: int, sort: ProductSort
     ) -> ProductPage:
+        self._check_catalog_version()
         self._currency(price_list)
-        where, params = "", []
+        conditions, params = [], []
         if category_id is not None:
             ids = self._descendants(category_id)
-            where = f"WHERE p.category_id IN ({','.join('?' * len(ids))})"
+            conditions.append(f"p.category_id IN ({','.join('?' * len(ids))})")
             params = list(ids)
-        join = "JOIN product_prices pp ON pp.product_id = p.id AND pp.price_list = ?"
+        if sort in ("price_asc", "price_desc"):
+            source = "product_prices pp JOIN products p ON p.id = pp.product_id"
+            conditions.insert(0, "pp.price_list = ?")
+        else:
+            source = "products p"
+            conditions.insert(0, _PRICED)
+        where = " AND ".join(conditions)
         conn = self._conn()
-        total = conn.execute(f"SELECT COUNT(*) FROM products p {join} {where}", [price_list, *params]).fetchone()[0]
+        total = self._count(conn, price_list, category_id)
         rows = conn.execute(
-            f"SELECT p.id FROM products p {join} {where} ORDER BY {_SORT_SQL[sort]} LIMIT ? OFFSET ?",
+            f"SELECT p.id FROM {source} WHERE {where} ORDER BY {_SORT_SQL[sort]} LIMIT ? OFFSET ?",
             [price_list, *params, per_page, (page - 1) * per_page],
         ).fetchall()
         items = self._hydrate([r[0] for r in rows], price_list)
         return ProductPage(items=items, total=total, page=page, per_page=per_page)
+
+    def _count(self, conn: sqlite3.Connection, price_list: str, category_id: int | None) -> int:
+        """Listing totals change only when the catalog is rewritten, so they are cached per catalog version."""
+        key = (price_list, category_id)
+        cached = self._counts.get(key)
+        if cached is None:
+            condition, params = _PRICED, [price_list]
+            if category_id is not None:
+                ids = self._descendants(category_id)
+                condition += f" AND p.category_id IN ({','.join('?' * len(ids))})"
+                params.extend(ids)
+            cached = int(conn.execute(f"SELECT COUNT(*) FROM products p WHERE {condition}", params).fetchone()[0])
+            self._counts[key] = cached
+        return cached
 
     async def list_products(
         self,
@@ -530,9 +566,16 @@ class BuiltinCommerce:
     async def get_order(self, order_id: str) -> Order:
         return await self._run(self._get_order, order_id)
 
-    def seed(self, *, products: int, seed: int) -> Any:
-        from connectors.commerce.builtin.seed import seed_catalog
-
-        summary = seed_catalog(self._conn(), products=products, seed=seed)
+    def seed(self, *, products: int, seed: int) -> SeedSummary:
+        """Replace the catalog with a generated one (sync: the CLI and first start run it in a thread)."""
+        conn = self._conn()
+        summary = seed_catalog(conn, products=products, seed=seed)
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('catalog_version', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (secrets.token_hex(8),),
+        )
+        # Fresh statistics let the planner pick the category index or the sort index per listing.
+        conn.execute("ANALYZE")
         self.invalidate_caches()
         return summary
