@@ -2,18 +2,20 @@
 
 Tables (all prefixed `search_`, created on first use):
 
-    search_documents   one row per document: what a hit shows and what `newest`/`title` sort on
-    search_fts         FTS5 over title, brand, category_names, description (rowid = document id)
-    search_prices      (doc_id, price_list) -> amount in minor units, currency
-    search_facets      (doc_id, facet, value): 'category'/'<id>', 'brand'/'<brand>', 'option:<Name>'/'<value>'
-    search_categories  category id -> name, the labels of the category facet
-    search_meta        the applied IndexSettings
+    search_documents      one row per document: what a hit shows and what `newest`/`title` sort on
+    search_fts            FTS5 over title, brand, category_names, description (rowid = document id)
+    search_prices         (doc_id, price_list) -> amount in minor units, currency
+    search_facet_values   id -> (facet, value, label): ('category', '12', 'Jackets'), ('option:Color', 'Red', 'Red')
+    search_facets         (doc_id, value_id): which facet values a document carries
+    search_meta           the applied IndexSettings
+
+Facet values are interned to integers so the (doc_id, value_id) table stays small and its lookups cheap.
 
 A search first materializes the documents that pass the conjunctive filters (text, category, price list,
-price range, stock) into a per-connection temp table; the hit page, the total and every facet are then
-GROUP BY queries over that table, so no step loops over documents in Python. Brand and option filters are
-disjunctive facets (Algolia's model): each of those facets is counted with its own filter left out, so
-picking "Red" still shows how many "Blue" there are.
+price range, stock) into a per-connection temp table, then marks in a bitmask which disjunctive filters (brand,
+each option) every document misses. The hit page, the total and the facets are then SQL over that table,
+GROUP BY for the counts; nothing loops over documents in Python. Disjunctive facets follow Algolia's model:
+each is counted with its own filter left out, so picking "Red" still shows how many "Blue" there are.
 """
 
 from __future__ import annotations
@@ -87,19 +89,25 @@ CREATE TABLE IF NOT EXISTS search_prices (
     PRIMARY KEY (doc_id, price_list)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS search_prices_amount ON search_prices(price_list, amount);
-CREATE TABLE IF NOT EXISTS search_facets (
-    doc_id INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS search_facet_values (
+    id INTEGER PRIMARY KEY,
     facet TEXT NOT NULL,
     value TEXT NOT NULL,
-    PRIMARY KEY (doc_id, facet, value)
+    label TEXT NOT NULL,
+    UNIQUE (facet, value)
+);
+CREATE TABLE IF NOT EXISTS search_facets (
+    doc_id INTEGER NOT NULL,
+    value_id INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, value_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS search_facets_value ON search_facets(facet, value);
-CREATE TABLE IF NOT EXISTS search_categories (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS search_facets_value ON search_facets(value_id);
 """
 
+# misses: bit i is set when the document fails the i-th disjunctive filter of the current search.
 _TEMP_SCHEMA = """
 CREATE TEMP TABLE IF NOT EXISTS search_base (
-    id INTEGER PRIMARY KEY, amount INTEGER NOT NULL, currency TEXT NOT NULL, rank REAL NOT NULL
+    id INTEGER PRIMARY KEY, amount INTEGER NOT NULL, rank REAL NOT NULL, misses INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -110,6 +118,8 @@ _ORDER_BY: dict[str, str] = {
     "newest": "d.created_at DESC, d.id",
     "title": "d.title COLLATE NOCASE, d.id",
 }
+# The value id no facet value has: an unknown category or option value then matches nothing.
+_NO_VALUE = 0
 
 
 # -- pure query building ---------------------------------------------------------------------------------------
@@ -121,11 +131,8 @@ class Clause:
     params: tuple[Any, ...] = ()
 
 
-def all_of(clauses: Iterable[Clause]) -> Clause:
-    items = list(clauses)
-    if not items:
-        return Clause("1")
-    return Clause(" AND ".join(f"({c.sql})" for c in items), tuple(p for c in items for p in c.params))
+def marks(n: int) -> str:
+    return ", ".join("?" * n)
 
 
 def fts_match(text: str, searchable: Sequence[str]) -> str | None:
@@ -147,48 +154,57 @@ def rank_weights(searchable: Sequence[str]) -> tuple[float, ...]:
     return tuple(RANK_WEIGHTS[searchable.index(c)] if c in searchable else 0.0 for c in FTS_COLUMNS)
 
 
-def in_facet(column: str, facet: str, values: Sequence[str]) -> Clause:
-    marks = ", ".join("?" * len(values))
+def base_insert(query: SearchQuery, searchable: Sequence[str], category_value: int | None) -> Clause:
+    """Fills temp.search_base with the documents passing every filter that is not a disjunctive facet."""
+    conds = ["p.price_list = ?"]
+    params: list[Any] = [query.price_list]
+    if category_value is not None:
+        conds.append("p.doc_id IN (SELECT doc_id FROM search_facets WHERE value_id = ?)")
+        params.append(category_value)
+    if query.price_min is not None:
+        conds.append("p.amount >= ?")
+        params.append(query.price_min)
+    if query.price_max is not None:
+        conds.append("p.amount <= ?")
+        params.append(query.price_max)
+    if query.in_stock_only:
+        conds.append("p.doc_id IN (SELECT id FROM search_documents WHERE in_stock = 1)")
+    match = fts_match(query.text, searchable)
+    if match is None:
+        source, rank = "search_prices p", "0.0"
+    else:
+        # CROSS JOIN pins FTS as the outer loop; otherwise SQLite may run one MATCH per price row.
+        source = "search_fts CROSS JOIN search_prices p ON p.doc_id = search_fts.rowid"
+        conds.insert(0, "search_fts MATCH ?")
+        params.insert(0, match)
+        # bm25 costs a few microseconds per match; only relevance needs it.
+        if query.sort == "relevance":
+            rank = "bm25(search_fts, ?, ?, ?, ?)"
+            params[:0] = rank_weights(searchable)
+        else:
+            rank = "0.0"
     return Clause(
-        f"{column} IN (SELECT doc_id FROM search_facets WHERE facet = ? AND value IN ({marks}))", (facet, *values)
+        f"INSERT INTO temp.search_base(id, amount, rank) SELECT p.doc_id, p.amount, {rank} FROM {source}"
+        f" WHERE {' AND '.join(conds)}",
+        tuple(params),
     )
 
 
-def disjunctive_filters(query: SearchQuery) -> dict[str, Clause]:
-    """Facet name -> the filter on it; each facet is counted without its own entry."""
-    filters: dict[str, Clause] = {}
-    if query.brands:
-        filters["brand"] = in_facet("b.id", "brand", query.brands)
-    for name, values in sorted(query.options.items()):
-        if values:
-            filters[f"option:{name}"] = in_facet("b.id", f"option:{name}", values)
+def disjunctive_filters(query: SearchQuery) -> dict[str, list[str]]:
+    """Facet name -> accepted values, for the filters that facets of the same name ignore when counting."""
+    filters = {"brand": list(query.brands)} if query.brands else {}
+    filters.update({f"option:{name}": values for name, values in sorted(query.options.items()) if values})
     return filters
 
 
-def base_insert(query: SearchQuery, searchable: Sequence[str]) -> Clause:
-    """Fills temp.search_base with the documents passing every non-disjunctive filter, with their rank."""
-    conds = [Clause("p.price_list = ?", (query.price_list,))]
-    if query.category_id is not None:
-        conds.append(in_facet("p.doc_id", "category", [str(query.category_id)]))
-    if query.price_min is not None:
-        conds.append(Clause("p.amount >= ?", (query.price_min,)))
-    if query.price_max is not None:
-        conds.append(Clause("p.amount <= ?", (query.price_max,)))
-    if query.in_stock_only:
-        conds.append(Clause("p.doc_id IN (SELECT id FROM search_documents WHERE in_stock = 1)"))
-    match = fts_match(query.text, searchable)
-    if match is None:
-        source, rank, rank_params = "search_prices p", "0.0", ()
-    else:
-        source = "search_fts CROSS JOIN search_prices p ON p.doc_id = search_fts.rowid"
-        rank, rank_params = "bm25(search_fts, ?, ?, ?, ?)", rank_weights(searchable)
-        conds.insert(0, Clause("search_fts MATCH ?", (match,)))
-    where = all_of(conds)
-    return Clause(
-        f"INSERT INTO temp.search_base(id, amount, currency, rank) SELECT p.doc_id, p.amount, p.currency, {rank}"
-        f" FROM {source} WHERE {where.sql}",
-        (*rank_params, *where.params),
-    )
+def facet_passes(requested: Iterable[str], bits: dict[str, int]) -> dict[int, list[str]]:
+    """Groups the facets to count by the miss-mask their documents must clear; one GROUP BY per group."""
+    everything = sum(bits.values())
+    passes: dict[int, list[str]] = {}
+    for name in dict.fromkeys(requested):
+        if name != "price":
+            passes.setdefault(everything & ~bits.get(name, 0), []).append(name)
+    return passes
 
 
 def price_bucket_case() -> str:
@@ -207,14 +223,17 @@ def by_count(values: Iterable[FacetValue]) -> list[FacetValue]:
     return sorted(values, key=lambda v: (-v.count, v.label, v.value))
 
 
-def facet_rows(doc: SearchDocument) -> Iterator[tuple[int, str, str]]:
-    for category_id in doc.category_ids:
-        yield doc.id, "category", str(category_id)
+def facet_entries(doc: SearchDocument) -> Iterator[tuple[str, str, str]]:
+    """(facet, value, label) of one document; category ids and names are parallel lists."""
+    for category_id, name in zip(doc.category_ids, doc.category_names, strict=False):
+        yield "category", str(category_id), name
+    for category_id in doc.category_ids[len(doc.category_names) :]:
+        yield "category", str(category_id), str(category_id)
     if doc.brand:
-        yield doc.id, "brand", doc.brand
+        yield "brand", doc.brand, doc.brand
     for name, values in doc.options.items():
         for value in values:
-            yield doc.id, f"option:{name}", value
+            yield f"option:{name}", value, value
 
 
 # -- the adapter ---------------------------------------------------------------------------------------------------
@@ -359,6 +378,19 @@ def _delete_rows(conn: sqlite3.Connection, ids: list[tuple[int]]) -> None:
         conn.executemany(f"DELETE FROM {table} WHERE doc_id = ?", ids)
 
 
+def _intern(conn: sqlite3.Connection, entries: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str], int]:
+    """Value ids of (facet, value) pairs, creating them; a re-indexed category name updates the label."""
+    ids: dict[tuple[str, str], int] = {}
+    for facet, value, label in entries:
+        if (facet, value) not in ids:
+            ids[facet, value] = conn.execute(
+                "INSERT INTO search_facet_values(facet, value, label) VALUES (?, ?, ?)"
+                " ON CONFLICT(facet, value) DO UPDATE SET label = excluded.label RETURNING id",
+                (facet, value, label),
+            ).fetchone()[0]
+    return ids
+
+
 def _index(conn: sqlite3.Connection, documents: list[SearchDocument]) -> None:
     with _transaction(conn, "IMMEDIATE"):
         _delete_rows(conn, [(doc.id,) for doc in documents])
@@ -378,15 +410,12 @@ def _index(conn: sqlite3.Connection, documents: list[SearchDocument]) -> None:
             "INSERT INTO search_prices(doc_id, price_list, amount, currency) VALUES (?, ?, ?, ?)",
             [(d.id, pl, amount, d.currency_by_price_list[pl]) for d in documents for pl, amount in d.prices.items()],
         )
+        entries = {d.id: list(facet_entries(d)) for d in documents}
+        value_ids = _intern(conn, (e for doc_entries in entries.values() for e in doc_entries))
         # OR IGNORE: a document may list one option value twice.
         conn.executemany(
-            "INSERT OR IGNORE INTO search_facets(doc_id, facet, value) VALUES (?, ?, ?)",
-            [row for d in documents for row in facet_rows(d)],
-        )
-        # Labels of the category facet; ids and names are parallel lists (the category and its ancestors).
-        conn.executemany(
-            "INSERT INTO search_categories(id, name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
-            [pair for d in documents for pair in zip(d.category_ids, d.category_names, strict=False)],
+            "INSERT OR IGNORE INTO search_facets(doc_id, value_id) VALUES (?, ?)",
+            [(doc_id, value_ids[f, v]) for doc_id, doc_entries in entries.items() for f, v, _ in doc_entries],
         )
 
 
@@ -397,81 +426,90 @@ def _delete(conn: sqlite3.Connection, ids: list[int]) -> None:
 
 def _clear(conn: sqlite3.Connection) -> None:
     with _transaction(conn, "IMMEDIATE"):
-        for table in ("search_documents", "search_fts", "search_prices", "search_facets", "search_categories"):
+        for table in ("search_documents", "search_fts", "search_prices", "search_facets", "search_facet_values"):
             conn.execute(f"DELETE FROM {table}")
+
+
+def _value_ids(conn: sqlite3.Connection, facet: str, values: Sequence[str]) -> list[int]:
+    rows = conn.execute(
+        f"SELECT id FROM search_facet_values WHERE facet = ? AND value IN ({marks(len(values))})", (facet, *values)
+    )
+    return [row[0] for row in rows] or [_NO_VALUE]
 
 
 def _search(conn: sqlite3.Connection, query: SearchQuery) -> SearchResult:
     with _transaction(conn):
         conn.execute("DELETE FROM temp.search_base")
         try:
-            base = base_insert(query, _load_settings(conn).searchable)
+            category = None if query.category_id is None else _value_ids(conn, "category", [str(query.category_id)])
+            base = base_insert(query, _load_settings(conn).searchable, category and category[0])
             conn.execute(base.sql, base.params)
-            filters = disjunctive_filters(query)
-            everything = all_of(filters.values())
-            total = conn.execute(f"SELECT COUNT(*) FROM temp.search_base b WHERE {everything.sql}", everything.params)
+            bits = _mark_misses(conn, disjunctive_filters(query))
             return SearchResult(
-                hits=_hits(conn, query, everything),
-                total=total.fetchone()[0],
+                hits=_hits(conn, query),
+                total=conn.execute("SELECT COUNT(*) FROM temp.search_base WHERE misses = 0").fetchone()[0],
                 page=query.page,
                 per_page=query.per_page,
-                facets={name: _facet(conn, name, filters) for name in dict.fromkeys(query.facets)},
+                facets=_facets(conn, query.facets, bits),
             )
         finally:
             conn.execute("DELETE FROM temp.search_base")
 
 
-def _hits(conn: sqlite3.Connection, query: SearchQuery, where: Clause) -> list[SearchHit]:
-    rows = conn.execute(
-        "SELECT d.id, d.handle, d.title, d.brand, b.amount, b.currency, d.image_url, d.image_alt, d.in_stock"
-        f" FROM temp.search_base b JOIN search_documents d ON d.id = b.id WHERE {where.sql}"
-        f" ORDER BY {_ORDER_BY[query.sort]} LIMIT ? OFFSET ?",
-        (*where.params, query.per_page, (query.page - 1) * query.per_page),
-    )
-    return [
-        SearchHit(
-            id=r[0],
-            handle=r[1],
-            title=r[2],
-            brand=r[3],
-            price=r[4],
-            currency=r[5],
-            image_url=r[6],
-            image_alt=r[7],
-            in_stock=bool(r[8]),
+def _mark_misses(conn: sqlite3.Connection, filters: dict[str, list[str]]) -> dict[str, int]:
+    """Sets one bit per disjunctive filter on the documents that fail it; returns facet name -> bit."""
+    bits: dict[str, int] = {}
+    for i, (facet, values) in enumerate(filters.items()):
+        bits[facet] = 1 << i
+        ids = _value_ids(conn, facet, values)
+        conn.execute(
+            "UPDATE temp.search_base SET misses = misses | ?"
+            f" WHERE id NOT IN (SELECT doc_id FROM search_facets WHERE value_id IN ({marks(len(ids))}))",
+            (bits[facet], *ids),
         )
-        for r in rows
-    ]
+    return bits
 
 
-def _facet(conn: sqlite3.Connection, name: str, filters: dict[str, Clause]) -> list[FacetValue]:
-    if name == "price":
-        return _price_facet(conn, all_of(filters.values()))
-    # Disjunctive: the facet's own filter is left out; for category (not disjunctive) this keeps every filter.
-    where = all_of(clause for facet, clause in filters.items() if facet != name)
+def _hits(conn: sqlite3.Connection, query: SearchQuery) -> list[SearchHit]:
     rows = conn.execute(
-        "SELECT f.value, COUNT(*) FROM temp.search_base b JOIN search_facets f ON f.doc_id = b.id AND f.facet = ?"
-        f" WHERE {where.sql} GROUP BY f.value",
-        (name, *where.params),
-    ).fetchall()
-    if name != "category":
-        return by_count(FacetValue(value=v, label=v, count=n) for v, n in rows)
-    labels = _category_labels(conn, [int(v) for v, _ in rows])
-    return by_count(FacetValue(value=v, label=labels.get(int(v), v), count=n) for v, n in rows)
+        "SELECT d.id, d.handle, d.title, d.brand, b.amount, p.currency, d.image_url, d.image_alt, d.in_stock"
+        " FROM temp.search_base b JOIN search_documents d ON d.id = b.id"
+        " JOIN search_prices p ON p.doc_id = b.id AND p.price_list = ?"
+        f" WHERE b.misses = 0 ORDER BY {_ORDER_BY[query.sort]} LIMIT ? OFFSET ?",
+        (query.price_list, query.per_page, (query.page - 1) * query.per_page),
+    )
+    return [SearchHit(**dict(zip(SearchHit.model_fields, row, strict=True))) for row in rows]
 
 
-def _category_labels(conn: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    marks = ", ".join("?" * len(ids))
-    return dict(conn.execute(f"SELECT id, name FROM search_categories WHERE id IN ({marks})", ids).fetchall())
+def _facets(conn: sqlite3.Connection, requested: list[str], bits: dict[str, int]) -> dict[str, list[FacetValue]]:
+    counted: dict[str, list[FacetValue]] = {}
+    for mask, names in facet_passes(requested, bits).items():
+        counted.update(_facet_counts(conn, mask, names))
+    if "price" in requested:
+        counted["price"] = _price_facet(conn)
+    return {name: counted[name] for name in requested}
 
 
-def _price_facet(conn: sqlite3.Connection, where: Clause) -> list[FacetValue]:
+def _facet_counts(conn: sqlite3.Connection, mask: int, names: list[str]) -> dict[str, list[FacetValue]]:
+    rows = conn.execute(
+        "SELECT v.facet, v.value, v.label, c.n FROM ("
+        " SELECT f.value_id AS id, COUNT(*) AS n FROM temp.search_base b CROSS JOIN search_facets f ON f.doc_id = b.id"
+        " WHERE b.misses & ? = 0"
+        f" AND f.value_id IN (SELECT id FROM search_facet_values WHERE facet IN ({marks(len(names))}))"
+        " GROUP BY f.value_id"
+        ") c JOIN search_facet_values v ON v.id = c.id",
+        (mask, *names),
+    )
+    found: dict[str, list[FacetValue]] = {name: [] for name in names}
+    for facet, value, label, count in rows:
+        found[facet].append(FacetValue(value=value, label=label, count=count))
+    return {name: by_count(values) for name, values in found.items()}
+
+
+def _price_facet(conn: sqlite3.Connection) -> list[FacetValue]:
     # Buckets stay in price order, not count order: that is how a price filter reads.
     rows = conn.execute(
-        f"SELECT {price_bucket_case()} AS bucket, COUNT(*) FROM temp.search_base b WHERE {where.sql}"
-        " GROUP BY bucket ORDER BY bucket",
-        where.params,
+        f"SELECT {price_bucket_case()} AS bucket, COUNT(*) FROM temp.search_base b WHERE b.misses = 0"
+        " GROUP BY bucket ORDER BY bucket"
     )
     return [price_bucket_facet(bucket, count) for bucket, count in rows]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
 from wrangler_py.apps import build_origin_app
@@ -155,6 +156,7 @@ def _all_hits(client: TestClient, q: str) -> list[dict[str, Any]]:
 
 def test_openapi_document_lists_every_endpoint(client: TestClient) -> None:
     document = client.get("/api/openapi.json").json()
+    validate(document)  # raises on any deviation from the OpenAPI 3.1 schema
     assert document["openapi"].startswith("3.1")
     for path in (
         "/api/products",
