@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any, Literal, Protocol
-
-import anyio.to_thread
 
 from connectors.commerce.base import CommerceBackend, VariantQuote
 from connectors.money import Money
+from connectors.sqlite import SqliteDatabase
 from origin.errors import Conflict, InvalidRequest, ResourceNotFound
 from origin.markets import MarketResolver
 from origin.pricing import Totals, compute_totals, offered_methods, shipping_price
@@ -96,33 +93,23 @@ class CartStore(Protocol):
 
 class SqliteCartStore:
     def __init__(self, path: str, *, ttl_seconds: int) -> None:
-        self._path = path
+        self._db = SqliteDatabase(path)
         self._ttl = ttl_seconds
-        self._local = threading.local()
-        self._conn().execute(
+        self._db.conn().execute(
             "CREATE TABLE IF NOT EXISTS carts (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,"
             " expires_at INTEGER NOT NULL)"
         )
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-        return conn
-
     def _get(self, cart_id: str) -> Cart | None:
         row = (
-            self._conn()
+            self._db.conn()
             .execute("SELECT version, data FROM carts WHERE id = ? AND expires_at > ?", (cart_id, int(time.time())))
             .fetchone()
         )
         return Cart.from_json(cart_id, row[0], row[1]) if row else None
 
     def _put(self, cart: Cart, expected_version: int) -> Cart | None:
-        conn = self._conn()
+        conn = self._db.conn()
         expires = int(time.time()) + self._ttl
         if expected_version == 0:
             try:
@@ -140,16 +127,16 @@ class SqliteCartStore:
         return replace(cart, version=expected_version + 1)
 
     def _delete(self, cart_id: str) -> None:
-        self._conn().execute("DELETE FROM carts WHERE id = ?", (cart_id,))
+        self._db.conn().execute("DELETE FROM carts WHERE id = ?", (cart_id,))
 
     async def get(self, cart_id: str) -> Cart | None:
-        return await anyio.to_thread.run_sync(partial(self._get, cart_id))
+        return await self._db.run(self._get, cart_id)
 
     async def put(self, cart: Cart, *, expected_version: int) -> Cart | None:
-        return await anyio.to_thread.run_sync(partial(self._put, cart, expected_version))
+        return await self._db.run(self._put, cart, expected_version)
 
     async def delete(self, cart_id: str) -> None:
-        await anyio.to_thread.run_sync(partial(self._delete, cart_id))
+        await self._db.run(self._delete, cart_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
-import threading
 import time
-from functools import partial
-from typing import Any
-
-import anyio.to_thread
 
 from connectors.errors import IdempotencyConflict, NotFound, PaymentDeclined, VendorRejected
 from connectors.money import Money
 from connectors.payments.base import Payment, PaymentRequest
+from connectors.sqlite import SqliteDatabase
 
 # token -> decline code (None: approved)
 TEST_TOKENS: dict[str, str | None] = {
@@ -71,22 +67,8 @@ class BuiltinPayments:
     vendor = "builtin"
 
     def __init__(self, path: str) -> None:
-        self._path = path
-        self._local = threading.local()
-        self._conn().executescript(_SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-        return conn
-
-    async def _run(self, fn: Any, *args: Any) -> Payment:
-        result: Payment = await anyio.to_thread.run_sync(partial(fn, *args))
-        return result
+        self._db = SqliteDatabase(path)
+        self._db.conn().executescript(_SCHEMA)
 
     def _load(self, conn: sqlite3.Connection, payment_id: str) -> Payment:
         row = conn.execute(
@@ -133,9 +115,7 @@ class BuiltinPayments:
         fingerprint = hashlib.sha256(
             f"create|{request.amount.amount}|{request.amount.currency}|{request.token}|{request.reference}".encode()
         ).hexdigest()
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.write() as conn:
             replayed = self._replay(conn, request.idempotency_key, fingerprint)
             if replayed is None:
                 decline = TEST_TOKENS[request.token]
@@ -158,20 +138,14 @@ class BuiltinPayments:
                     "INSERT INTO payment_requests VALUES (?, ?, ?)", (request.idempotency_key, fingerprint, payment_id)
                 )
                 replayed = self._load(conn, payment_id)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         return self._raise_if_declined(replayed)
 
     async def create_payment(self, request: PaymentRequest) -> Payment:
-        return await self._run(self._create, request)
+        return await self._db.run(self._create, request)
 
     def _transition(self, operation: str, payment_id: str, amount: Money | None, key: str) -> Payment:
         fingerprint = f"{operation}|{payment_id}|{amount.amount if amount else ''}"
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.write() as conn:
             replayed = self._replay(conn, key, fingerprint)
             if replayed is None:
                 current = self._load(conn, payment_id)
@@ -182,10 +156,6 @@ class BuiltinPayments:
                 )
                 conn.execute("INSERT INTO payment_requests VALUES (?, ?, ?)", (key, fingerprint, payment_id))
                 replayed = self._load(conn, payment_id)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         return replayed
 
     @staticmethod
@@ -214,10 +184,10 @@ class BuiltinPayments:
         return status, current.captured.amount, refunded
 
     async def capture(self, payment_id: str, amount: Money | None = None, *, idempotency_key: str) -> Payment:
-        return await self._run(self._transition, "capture", payment_id, amount, idempotency_key)
+        return await self._db.run(self._transition, "capture", payment_id, amount, idempotency_key)
 
     async def cancel(self, payment_id: str, *, idempotency_key: str) -> Payment:
-        return await self._run(self._transition, "cancel", payment_id, None, idempotency_key)
+        return await self._db.run(self._transition, "cancel", payment_id, None, idempotency_key)
 
     async def refund(self, payment_id: str, amount: Money | None = None, *, idempotency_key: str) -> Payment:
-        return await self._run(self._transition, "refund", payment_id, amount, idempotency_key)
+        return await self._db.run(self._transition, "refund", payment_id, amount, idempotency_key)

@@ -5,15 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, TypeVar
-
-import anyio.to_thread
 
 from connectors.commerce.base import (
     Address,
@@ -31,12 +24,11 @@ from connectors.commerce.base import (
     Variant,
     VariantQuote,
 )
-from connectors.commerce.builtin.schema import connect, create_schema
+from connectors.commerce.builtin.schema import create_schema
 from connectors.commerce.builtin.seed import SeedSummary, seed_catalog
 from connectors.errors import IdempotencyConflict, NotFound, OutOfStock, VendorRejected
 from connectors.money import Money
-
-T = TypeVar("T")
+from connectors.sqlite import SqliteDatabase
 
 # A pending order holds its stock this long; a crashed checkout gives it back after that.
 RESERVATION_SECONDS = 15 * 60
@@ -61,47 +53,13 @@ class BuiltinCommerce:
     vendor = "builtin"
 
     def __init__(self, path: str) -> None:
-        self._path = path
-        self._local = threading.local()
+        self.path = path
+        self._db = SqliteDatabase(path)
         self._categories: list[Category] | None = None
         self._currencies: dict[str, str] | None = None
         self._counts: dict[tuple[str, int | None], int] = {}
         self._catalog_version: str | None = None
-        with self._conn_for_setup() as conn:
-            create_schema(conn)
-
-    # -- plumbing -------------------------------------------------------------------------------------------
-
-    @contextmanager
-    def _conn_for_setup(self) -> Iterator[sqlite3.Connection]:
-        conn = connect(self._path)
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self._path)
-            self._local.conn = conn
-        return conn
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        # SQLite is blocking I/O: keep it off the event loop.
-        return await anyio.to_thread.run_sync(partial(fn, *args))
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes the write lock up front, so the read-check-update of stock cannot interleave.
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        create_schema(self._db.conn())
 
     def invalidate_caches(self) -> None:
         """Call after the catalog was rewritten outside this instance (seeding)."""
@@ -113,7 +71,7 @@ class BuiltinCommerce:
 
     def _check_catalog_version(self) -> None:
         """Drop cached catalog structure when another process (a seed, an import) rewrote the catalog."""
-        row = self._conn().execute("SELECT value FROM meta WHERE key = 'catalog_version'").fetchone()
+        row = self._db.conn().execute("SELECT value FROM meta WHERE key = 'catalog_version'").fetchone()
         version = row[0] if row else ""
         if version != self._catalog_version:
             self.invalidate_caches()
@@ -122,7 +80,7 @@ class BuiltinCommerce:
     def _load_categories(self) -> list[Category]:
         self._check_catalog_version()
         if self._categories is None:
-            rows = self._conn().execute(
+            rows = self._db.conn().execute(
                 "SELECT id, slug, name, parent_id, description, position FROM categories ORDER BY position, id"
             )
             self._categories = [
@@ -132,7 +90,7 @@ class BuiltinCommerce:
 
     def _currency(self, price_list: str) -> str:
         if self._currencies is None:
-            self._currencies = dict(self._conn().execute("SELECT id, currency FROM price_lists").fetchall())
+            self._currencies = dict(self._db.conn().execute("SELECT id, currency FROM price_lists").fetchall())
         try:
             return self._currencies[price_list]
         except KeyError:
@@ -150,13 +108,13 @@ class BuiltinCommerce:
         return found
 
     async def list_categories(self) -> list[Category]:
-        return await self._run(self._load_categories)
+        return await self._db.run(self._load_categories)
 
     def _hydrate(self, product_ids: list[int], price_list: str) -> list[Product]:
         """Products with images, options and priced variants in five queries, in the order given."""
         if not product_ids:
             return []
-        conn = self._conn()
+        conn = self._db.conn()
         currency = self._currency(price_list)
         marks = ",".join("?" * len(product_ids))
         images: dict[int, list[ProductImage]] = {}
@@ -232,7 +190,7 @@ class BuiltinCommerce:
             source = "products p"
             conditions.insert(0, _PRICED)
         where = " AND ".join(conditions)
-        conn = self._conn()
+        conn = self._db.conn()
         total = self._count(conn, price_list, category_id)
         rows = conn.execute(
             f"SELECT p.id FROM {source} WHERE {where} ORDER BY {_SORT_SQL[sort]} LIMIT ? OFFSET ?",
@@ -246,7 +204,8 @@ class BuiltinCommerce:
         key = (price_list, category_id)
         cached = self._counts.get(key)
         if cached is None:
-            condition, params = _PRICED, [price_list]
+            condition = _PRICED
+            params: list[str | int] = [price_list]
             if category_id is not None:
                 ids = self._descendants(category_id)
                 condition += f" AND p.category_id IN ({','.join('?' * len(ids))})"
@@ -264,24 +223,24 @@ class BuiltinCommerce:
         per_page: int = 24,
         sort: ProductSort = "featured",
     ) -> ProductPage:
-        return await self._run(self._list_products, price_list, category_id, page, per_page, sort)
+        return await self._db.run(self._list_products, price_list, category_id, page, per_page, sort)
 
     def _get_product(self, handle: str, price_list: str) -> Product:
-        row = self._conn().execute("SELECT id FROM products WHERE handle = ?", (handle,)).fetchone()
+        row = self._db.conn().execute("SELECT id FROM products WHERE handle = ?", (handle,)).fetchone()
         products = self._hydrate([row[0]], price_list) if row else []
         if not products:
             raise NotFound(f"no product with handle {handle!r}")
         return products[0]
 
     async def get_product(self, handle: str, *, price_list: str) -> Product:
-        return await self._run(self._get_product, handle, price_list)
+        return await self._db.run(self._get_product, handle, price_list)
 
     def _quote_variants(self, variant_ids: list[int], price_list: str) -> dict[int, VariantQuote]:
         if not variant_ids:
             return {}
         currency = self._currency(price_list)
         marks = ",".join("?" * len(variant_ids))
-        rows = self._conn().execute(
+        rows = self._db.conn().execute(
             "SELECT v.id, p.id, p.handle, p.title, v.title, v.sku, pr.amount, i.on_hand - i.reserved,"
             " (SELECT url FROM product_images im WHERE im.product_id = p.id ORDER BY position LIMIT 1),"
             " (SELECT alt FROM product_images im WHERE im.product_id = p.id ORDER BY position LIMIT 1)"
@@ -307,10 +266,10 @@ class BuiltinCommerce:
         }
 
     async def quote_variants(self, variant_ids: list[int], *, price_list: str) -> dict[int, VariantQuote]:
-        return await self._run(self._quote_variants, variant_ids, price_list)
+        return await self._db.run(self._quote_variants, variant_ids, price_list)
 
     def _catalog_batch(self, after_id: int, limit: int) -> list[CatalogRecord]:
-        conn = self._conn()
+        conn = self._db.conn()
         rows = conn.execute(
             "SELECT id, handle, title, description, brand, category_id, created_at FROM products"
             " WHERE id > ? ORDER BY id LIMIT ?",
@@ -361,7 +320,7 @@ class BuiltinCommerce:
         ]
 
     async def catalog_batch(self, *, after_id: int = 0, limit: int = 500) -> list[CatalogRecord]:
-        return await self._run(self._catalog_batch, after_id, limit)
+        return await self._db.run(self._catalog_batch, after_id, limit)
 
     # -- orders -----------------------------------------------------------------------------------------------
 
@@ -431,7 +390,7 @@ class BuiltinCommerce:
 
     def _place_order(self, draft: OrderDraft) -> Order:
         now = int(time.time())
-        with self._write() as conn:
+        with self._db.write() as conn:
             existing = self._order_by(conn, "idempotency_key", draft.idempotency_key)
             if existing is not None:
                 if existing.fingerprint != draft.fingerprint:
@@ -500,11 +459,11 @@ class BuiltinCommerce:
         return order
 
     async def place_order(self, draft: OrderDraft) -> Order:
-        return await self._run(self._place_order, draft)
+        return await self._db.run(self._place_order, draft)
 
     def _record_payment(self, order_id: str, status: OrderStatus, payment_reference: str) -> Order:
         now = int(time.time())
-        with self._write() as conn:
+        with self._db.write() as conn:
             row = conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no order {order_id}")
@@ -538,10 +497,10 @@ class BuiltinCommerce:
         return order
 
     async def record_payment(self, order_id: str, *, status: OrderStatus, payment_reference: str) -> Order:
-        return await self._run(self._record_payment, order_id, status, payment_reference)
+        return await self._db.run(self._record_payment, order_id, status, payment_reference)
 
     def _void_order(self, order_id: str) -> None:
-        with self._write() as conn:
+        with self._db.write() as conn:
             row = conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
             if row is None:
                 return
@@ -555,20 +514,20 @@ class BuiltinCommerce:
                 conn.execute("DELETE FROM orders WHERE id = ?", (order_id,))
 
     async def void_order(self, order_id: str) -> None:
-        await self._run(self._void_order, order_id)
+        await self._db.run(self._void_order, order_id)
 
     def _get_order(self, order_id: str) -> Order:
-        order = self._order_by(self._conn(), "id", order_id)
+        order = self._order_by(self._db.conn(), "id", order_id)
         if order is None:
             raise NotFound(f"no order {order_id}")
         return order
 
     async def get_order(self, order_id: str) -> Order:
-        return await self._run(self._get_order, order_id)
+        return await self._db.run(self._get_order, order_id)
 
     def seed(self, *, products: int, seed: int) -> SeedSummary:
         """Replace the catalog with a generated one (sync: the CLI and first start run it in a thread)."""
-        conn = self._conn()
+        conn = self._db.conn()
         summary = seed_catalog(conn, products=products, seed=seed)
         conn.execute(
             "INSERT INTO meta(key, value) VALUES ('catalog_version', ?)"

@@ -24,12 +24,12 @@ def backend(tmp_path: Path) -> BuiltinCommerce:
 
 
 def set_stock(backend: BuiltinCommerce, variant_id: int, on_hand: int) -> None:
-    with sqlite3.connect(backend._path) as conn:
+    with sqlite3.connect(backend.path) as conn:
         conn.execute("UPDATE inventory SET on_hand = ?, reserved = 0 WHERE variant_id = ?", (on_hand, variant_id))
 
 
 def stock(backend: BuiltinCommerce, variant_id: int) -> tuple[int, int]:
-    with sqlite3.connect(backend._path) as conn:
+    with sqlite3.connect(backend.path) as conn:
         row = conn.execute("SELECT on_hand, reserved FROM inventory WHERE variant_id = ?", (variant_id,)).fetchone()
     return int(row[0]), int(row[1])
 
@@ -98,7 +98,7 @@ async def test_shortage_stores_nothing(backend: BuiltinCommerce) -> None:
     with pytest.raises(OutOfStock) as caught:
         await backend.place_order(draft("k2", 1, 2))
     assert caught.value.shortages == {1: 1} and stock(backend, 1) == (1, 0)
-    with sqlite3.connect(backend._path) as conn:
+    with sqlite3.connect(backend.path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
 
 
@@ -121,7 +121,7 @@ async def test_payment_turns_reservation_into_sale_and_void_releases(backend: Bu
 async def test_expired_reservations_are_released(backend: BuiltinCommerce) -> None:
     set_stock(backend, 1, 2)
     stale = await backend.place_order(draft("k5", 1, 2))
-    with sqlite3.connect(backend._path) as conn:
+    with sqlite3.connect(backend.path) as conn:
         conn.execute("UPDATE orders SET reserved_until = ? WHERE id = ?", (int(time.time()) - 1, stale.id))
     fresh = await backend.place_order(draft("k6", 1, 2))
     assert fresh.status == "pending_payment" and stock(backend, 1) == (2, 2)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from connectors.commerce.builtin.images import PRODUCT_KINDS
-from connectors.commerce.builtin.schema import connect, create_schema
+from connectors.commerce.builtin.schema import create_schema
 from connectors.commerce.builtin.seed import FIXED_EPOCH, MAX_VARIANTS, SeedSummary, seed_catalog
+from connectors.sqlite import connect
 
 CATALOG_TABLES = (
     "categories",
