@@ -22,13 +22,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/wrangler-py dev
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev lint
 	scripts/ensure-chromium.sh
 	. scripts/ensure-redis.sh && $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy cdn connectors origin storefront wrangler_py
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
