@@ -19,16 +19,39 @@ from connectors.errors import NotFound, VendorMisconfigured
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 _TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
+_LOCALE = re.compile(r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$")
 _FENCE = "+++"
 
 
+def normalize_locale(locale: str) -> str | None:
+    """BCP 47 casing (de_DE, de-de -> de-DE; zh-hant-tw -> zh-Hant-TW), or None when it is not a locale tag.
+
+    A locale becomes a folder name, so anything outside the tag alphabet (dots, slashes) is refused here.
+    """
+    if not _LOCALE.match(locale):
+        return None
+    language, *rest = locale.replace("_", "-").split("-")
+    parts = [language.lower()]
+    for part in rest:
+        if len(part) == 4 and part.isalpha():
+            parts.append(part.title())
+        elif len(part) == 2 or (len(part) == 3 and part.isdigit()):
+            parts.append(part.upper())
+        else:
+            parts.append(part.lower())
+    return "-".join(parts)
+
+
 def locale_chain(locale: str, default: str) -> list[str]:
-    """de_DE -> ["de-de", "de", default]: the most specific content first, the store's default last."""
-    normalized = locale.replace("_", "-").lower()
-    chain = [normalized]
-    if "-" in normalized:
-        chain.append(normalized.split("-", 1)[0])
-    chain.append(default.replace("_", "-").lower())
+    """de_DE -> ["de-DE", "de", default]: the most specific content first, the store's default last."""
+    chain = []
+    normalized = normalize_locale(locale)
+    if normalized is not None:
+        parts = normalized.split("-")
+        chain = ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    fallback = normalize_locale(default)
+    if fallback is not None:
+        chain.append(fallback)
     return list(dict.fromkeys(chain))
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from connectors.search.base import (
     SearchQuery,
     SearchResult,
 )
+from connectors.sqlite import connect
 
 T = TypeVar("T")
 
@@ -60,6 +62,10 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
     "filterable": frozenset({"category_ids", "brand", "options", "prices", "in_stock"}),
     "sortable": frozenset({"prices", "created_at", "title"}),
 }
+# Facets are counted from the matches when they are under 1/FEW_MATCHES_RATIO of the catalog (see _facet_join).
+FEW_MATCHES_RATIO = 5
+MAX_FILTERS = 32
+MAX_FILTER_VALUES = 500
 # A long paste should not become a query with hundreds of prefix scans.
 MAX_TERMS = 16
 # Same token characters as FTS5's unicode61 tokenizer: letters and digits, everything else separates.
@@ -151,7 +157,8 @@ def fts_match(text: str, searchable: Sequence[str]) -> str | None:
 
 
 def rank_weights(searchable: Sequence[str]) -> tuple[float, ...]:
-    return tuple(RANK_WEIGHTS[searchable.index(c)] if c in searchable else 0.0 for c in FTS_COLUMNS)
+    order = list(dict.fromkeys(searchable))
+    return tuple(RANK_WEIGHTS[order.index(c)] if c in order else 0.0 for c in FTS_COLUMNS)
 
 
 def base_insert(query: SearchQuery, searchable: Sequence[str], category_value: int | None) -> Clause:
@@ -168,7 +175,7 @@ def base_insert(query: SearchQuery, searchable: Sequence[str], category_value: i
         conds.append("p.amount <= ?")
         params.append(query.price_max)
     if query.in_stock_only:
-        conds.append("p.doc_id IN (SELECT id FROM search_documents WHERE in_stock = 1)")
+        conds.append("EXISTS (SELECT 1 FROM search_documents d WHERE d.id = p.doc_id AND d.in_stock = 1)")
     match = fts_match(query.text, searchable)
     if match is None:
         source, rank = "search_prices p", "0.0"
@@ -194,6 +201,9 @@ def disjunctive_filters(query: SearchQuery) -> dict[str, list[str]]:
     """Facet name -> accepted values, for the filters that facets of the same name ignore when counting."""
     filters = {"brand": list(query.brands)} if query.brands else {}
     filters.update({f"option:{name}": values for name, values in sorted(query.options.items()) if values})
+    # Each filter is one bit of a 64-bit SQLite integer, and each value one bound SQL variable.
+    if len(filters) > MAX_FILTERS or sum(len(values) for values in filters.values()) > MAX_FILTER_VALUES:
+        raise VendorRejected(f"at most {MAX_FILTERS} brand/option filters with {MAX_FILTER_VALUES} values in all")
     return filters
 
 
@@ -239,6 +249,16 @@ def facet_entries(doc: SearchDocument) -> Iterator[tuple[str, str, str]]:
 # -- the adapter ---------------------------------------------------------------------------------------------------
 
 
+class _Held:
+    """One connection, closed when its owner drops it: a worker thread ending frees its thread-local copy."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        weakref.finalize(self, conn.close)
+
+
 class BuiltinSearch:
     vendor = "builtin"
 
@@ -248,26 +268,25 @@ class BuiltinSearch:
         self._local = threading.local()
         self._setup_lock = threading.Lock()
         self._schema_ready = False
-        self._opened: list[sqlite3.Connection] = []
+        self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
         # A :memory: database lives in one connection, so threads take turns on it.
-        self._shared: sqlite3.Connection | None = None
+        self._shared: _Held | None = None
         self._shared_lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
+    def _connect(self) -> _Held:
+        # WAL, lock waits (busy timeout) and autocommit come from the shared helper.
+        conn = connect(self._path)
+        held = _Held(conn)
         conn.execute("PRAGMA temp_store=MEMORY")
         with self._setup_lock:
             if not self._schema_ready:
                 conn.executescript(_SCHEMA)
                 self._schema_ready = True
-            self._opened.append(conn)
+            self._held.add(held)
         conn.executescript(_TEMP_SCHEMA)
-        return conn
+        return held
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with _translate_errors():
@@ -275,22 +294,22 @@ class BuiltinSearch:
                 with self._shared_lock:
                     if self._shared is None:
                         self._shared = self._connect()
-                    return fn(self._shared)
-            conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = self._local.conn = self._connect()
-            return fn(conn)
+                    return fn(self._shared.conn)
+            held: _Held | None = getattr(self._local, "held", None)
+            if held is None:
+                held = self._local.held = self._connect()
+            return fn(held.conn)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         # SQLite is blocking I/O: keep it off the event loop.
         return await anyio.to_thread.run_sync(partial(self._call, fn))
 
     def close(self) -> None:
-        """Closes every connection this instance opened; call once no request is in flight."""
+        """Closes every open connection of this instance; call once no request is in flight."""
         with self._setup_lock:
-            for conn in self._opened:
-                conn.close()
-            self._opened.clear()
+            for held in list(self._held):
+                held.conn.close()
+            self._held.clear()
         self._shared = None
         self._local = threading.local()
 
@@ -313,6 +332,8 @@ class BuiltinSearch:
 
     async def apply_settings(self, settings: IndexSettings) -> None:
         """Validates and stores the settings; the FTS columns are fixed, `searchable` picks and ranks them."""
+        if not settings.searchable:
+            raise VendorRejected("index settings: searchable must name at least one field")
         for kind, known in KNOWN_FIELDS.items():
             unknown = sorted(set(getattr(settings, kind)) - known)
             if unknown:
@@ -441,8 +462,10 @@ def _search(conn: sqlite3.Connection, query: SearchQuery) -> SearchResult:
     with _transaction(conn):
         conn.execute("DELETE FROM temp.search_base")
         try:
-            category = None if query.category_id is None else _value_ids(conn, "category", [str(query.category_id)])
-            base = base_insert(query, _load_settings(conn).searchable, category and category[0])
+            category = None
+            if query.category_id is not None:
+                category = _value_ids(conn, "category", [str(query.category_id)])[0]
+            base = base_insert(query, _load_settings(conn).searchable, category)
             conn.execute(base.sql, base.params)
             bits = _mark_misses(conn, disjunctive_filters(query))
             return SearchResult(
@@ -471,34 +494,67 @@ def _mark_misses(conn: sqlite3.Connection, filters: dict[str, list[str]]) -> dic
 
 
 def _hits(conn: sqlite3.Connection, query: SearchQuery) -> list[SearchHit]:
+    # Page first over the temp table alone, then read 24 rows of detail: joining first would look up every match.
+    join = "" if _ORDER_BY[query.sort].startswith("b.") else " CROSS JOIN search_documents d ON d.id = b.id"
+    page = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT b.id FROM temp.search_base b{join} WHERE b.misses = 0"
+            f" ORDER BY {_ORDER_BY[query.sort]} LIMIT ? OFFSET ?",
+            (query.per_page, (query.page - 1) * query.per_page),
+        )
+    ]
+    if not page:
+        return []
     rows = conn.execute(
-        "SELECT d.id, d.handle, d.title, d.brand, b.amount, p.currency, d.image_url, d.image_alt, d.in_stock"
-        " FROM temp.search_base b JOIN search_documents d ON d.id = b.id"
-        " JOIN search_prices p ON p.doc_id = b.id AND p.price_list = ?"
-        f" WHERE b.misses = 0 ORDER BY {_ORDER_BY[query.sort]} LIMIT ? OFFSET ?",
-        (query.price_list, query.per_page, (query.page - 1) * query.per_page),
+        "SELECT d.id, d.handle, d.title, d.brand, p.amount, p.currency, d.image_url, d.image_alt, d.in_stock"
+        " FROM search_documents d JOIN search_prices p ON p.doc_id = d.id AND p.price_list = ?"
+        f" WHERE d.id IN ({marks(len(page))})",
+        (query.price_list, *page),
     )
-    return [SearchHit(**dict(zip(SearchHit.model_fields, row, strict=True))) for row in rows]
+    # Columns are in SearchHit field order.
+    hits = {row[0]: SearchHit(**dict(zip(SearchHit.model_fields, row, strict=True))) for row in rows}
+    return [hits[doc_id] for doc_id in page]
 
 
 def _facets(conn: sqlite3.Connection, requested: list[str], bits: dict[str, int]) -> dict[str, list[FacetValue]]:
     counted: dict[str, list[FacetValue]] = {}
-    for mask, names in facet_passes(requested, bits).items():
-        counted.update(_facet_counts(conn, mask, names))
+    passes = facet_passes(requested, bits)
+    if passes:
+        join = _facet_join(conn)
+        for mask, names in passes.items():
+            counted.update(_facet_counts(conn, join, mask, names))
     if "price" in requested:
         counted["price"] = _price_facet(conn)
     return {name: counted[name] for name in requested}
 
 
-def _facet_counts(conn: sqlite3.Connection, mask: int, names: list[str]) -> dict[str, list[FacetValue]]:
+def _facet_join(conn: sqlite3.Connection) -> tuple[str, str]:
+    """FROM clause and value-id column: walk from the matches when they are few, else walk the facet index in
+    value order probing the matches.
+
+    The first costs a GROUP BY sort per facet row; the second a fixed scan of every row of the counted facets.
+    Measured on 100k documents the two cross near a fifth of the catalog. The unary + in the first keeps SQLite
+    from probing the value index once per facet value for every match.
+    """
+    matches = conn.execute("SELECT COUNT(*) FROM temp.search_base").fetchone()[0]
+    documents = conn.execute("SELECT COUNT(*) FROM search_documents").fetchone()[0]
+    if matches * FEW_MATCHES_RATIO < documents:
+        return "temp.search_base b CROSS JOIN search_facets f ON f.doc_id = b.id", "+f.value_id"
+    return "search_facets f CROSS JOIN temp.search_base b ON b.id = f.doc_id", "f.value_id"
+
+
+def _facet_counts(
+    conn: sqlite3.Connection, join: tuple[str, str], mask: int, names: list[str]
+) -> dict[str, list[FacetValue]]:
+    source, value_id = join
     rows = conn.execute(
         "SELECT v.facet, v.value, v.label, c.n FROM ("
-        " SELECT f.value_id AS id, COUNT(*) AS n FROM temp.search_base b CROSS JOIN search_facets f ON f.doc_id = b.id"
-        " WHERE b.misses & ? = 0"
-        f" AND f.value_id IN (SELECT id FROM search_facet_values WHERE facet IN ({marks(len(names))}))"
-        " GROUP BY f.value_id"
+        f" SELECT f.value_id AS id, COUNT(*) AS n FROM {source}"
+        f" WHERE {value_id} IN (SELECT id FROM search_facet_values WHERE facet IN ({marks(len(names))}))"
+        " AND b.misses & ? = 0 GROUP BY f.value_id"
         ") c JOIN search_facet_values v ON v.id = c.id",
-        (mask, *names),
+        (*names, mask),
     )
     found: dict[str, list[FacetValue]] = {name: [] for name in names}
     for facet, value, label, count in rows:

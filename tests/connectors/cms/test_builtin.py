@@ -31,8 +31,28 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_locale_chain() -> None:
-    assert locale_chain("de_DE", "en") == ["de-de", "de", "en"]
+    assert locale_chain("de_DE", "en") == ["de-DE", "de", "en"]
+    assert locale_chain("de-de", "en") == ["de-DE", "de", "en"]
+    assert locale_chain("zh_hant_tw", "en") == ["zh-Hant-TW", "zh-Hant", "zh", "en"]
     assert locale_chain("en", "en") == ["en"]
+
+
+@pytest.mark.parametrize("locale", ["..", "../../etc", "en/../..", "/tmp", "", "de DE", "e"])
+def test_locale_chain_refuses_what_is_not_a_locale_tag(locale: str) -> None:
+    assert locale_chain(locale, "en") == ["en"]
+
+
+async def test_a_hostile_locale_falls_back_to_the_default(tmp_path: Path) -> None:
+    write(tmp_path, "outside/page/shipping.md", '+++\ntitle = "Outside"\n+++\n')
+    write(tmp_path, "content/en/page/shipping.md", '+++\ntitle = "Shipping"\n+++\n')
+    entry = await BuiltinContent(tmp_path / "content").get_entry("page", "shipping", locale="../outside")
+    assert entry.title == "Shipping" and entry.locale == "en"
+
+
+async def test_region_folders_are_found_by_canonical_case(root: Path) -> None:
+    write(root, "de-CH/page/shipping.md", '+++\ntitle = "Versand (Schweiz)"\n+++\n')
+    entry = await BuiltinContent(root).get_entry("page", "shipping", locale="de_ch")
+    assert entry.title == "Versand (Schweiz)" and entry.locale == "de-CH"
 
 
 async def test_front_matter_and_markdown(root: Path) -> None:
