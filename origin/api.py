@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connectors.errors import ConnectorError
 from connectors.search.base import SearchQuery
 from origin.api_models import (
     AddLineBody,
@@ -23,7 +24,7 @@ from origin.checkout import CheckoutBody
 from origin.errors import DomainError, InvalidRequest
 from origin.markets import MARKET_HEADER
 from origin.openapi import openapi_document
-from origin.problems import from_domain_error, from_validation_error, problem
+from origin.problems import from_connector_error, from_domain_error, from_validation_error, problem
 from origin.responses import dumps
 from origin.store import Store
 
@@ -236,7 +237,11 @@ def api_problem_handlers() -> dict[Any, Any]:
         assert isinstance(exc, ValidationError)
         return from_validation_error(request, exc)
 
-    return {DomainError: on_domain_error, ValidationError: on_validation_error}
+    async def on_connector_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ConnectorError)
+        return from_connector_error(request, exc)
+
+    return {DomainError: on_domain_error, ValidationError: on_validation_error, ConnectorError: on_connector_error}
 
 
 __all__ = ["Api", "api_problem_handlers", "problem"]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connectors.errors import ConnectorError, NotFound, VendorMisconfigured
 from origin.errors import DomainError, InvalidRequest
+
+log = logging.getLogger("edgeshop.origin")
 
 PROBLEM_BASE = "https://edgeshop.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -44,3 +48,25 @@ def from_validation_error(request: Request, exc: ValidationError) -> Response:
     return problem(
         422, "invalid-request", "Your request has invalid fields", detail, instance=request.url.path, errors=errors
     )
+
+
+def from_connector_error(request: Request, exc: ConnectorError) -> Response:
+    """A vendor failure that no service handled: say whose fault it is and whether a retry can help."""
+    instance = request.url.path
+    if isinstance(exc, NotFound):
+        return problem(404, "not-found", "Not found", str(exc), instance=instance)
+    if isinstance(exc, VendorMisconfigured):
+        # The operator's to fix; the message names the setting and goes to the log as well.
+        log.error("connector misconfigured (%s): %s", exc.vendor, exc)
+        return problem(500, "misconfigured", "The store is misconfigured", str(exc), instance=instance)
+    response = problem(
+        503 if exc.retryable else 502,
+        "vendor-unavailable" if exc.retryable else "vendor-error",
+        "A service the store depends on failed",
+        f"{exc.vendor} did not answer; try again shortly" if exc.retryable else f"{exc.vendor} refused the request",
+        instance=instance,
+        vendor=exc.vendor,
+    )
+    if exc.retryable:
+        response.headers["Retry-After"] = "5"
+    return response

@@ -12,6 +12,8 @@ from starlette.applications import Starlette
 
 from connectors.commerce.builtin.backend import BuiltinCommerce
 from connectors.registry import Connectors, build_connectors
+from connectors.search.base import SearchQuery
+from connectors.search.builtin import BuiltinSearch
 from origin.api import Api, api_problem_handlers
 from origin.carts import SqliteCartStore
 from origin.health import health_routes
@@ -38,14 +40,19 @@ def secret_key(loaded: LoadedConfig) -> bytes:
     return path.read_text().strip().encode()
 
 
-async def seed_if_empty(connectors: Connectors, products: int, *, seed: int = 42) -> bool:
-    """First start of the embedded store: fill the catalog and the index so the demo has something to sell."""
-    commerce = connectors.commerce
-    if products <= 0 or not isinstance(commerce, BuiltinCommerce) or await commerce.catalog_batch(limit=1):
-        return False
-    await anyio.to_thread.run_sync(lambda: commerce.seed(products=products, seed=seed))
-    await reindex(commerce, connectors.search)
-    return True
+async def prepare_embedded_data(connectors: Connectors, products: int, price_list: str, *, seed: int = 42) -> str:
+    """First start of the embedded store: seed an empty catalog, and (re)build an empty built-in index."""
+    commerce, search = connectors.commerce, connectors.search
+    if not isinstance(commerce, BuiltinCommerce):
+        return ""
+    if products > 0 and not await commerce.catalog_batch(limit=1):
+        await anyio.to_thread.run_sync(lambda: commerce.seed(products=products, seed=seed))
+        await reindex(commerce, search)
+        return f"seeded {products} demo products"
+    empty_index = not (await search.search(SearchQuery(price_list=price_list, per_page=1, facets=[]))).total
+    if isinstance(search, BuiltinSearch) and empty_index and await commerce.catalog_batch(limit=1):
+        return f"indexed {await reindex(commerce, search)} products for search"
+    return ""
 
 
 def build_store_from_config(loaded: LoadedConfig) -> Store:
@@ -62,9 +69,12 @@ def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None) -> Sta
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if await seed_if_empty(store.connectors, loaded.config.origin.seed_products):
+        done = await prepare_embedded_data(
+            store.connectors, loaded.config.origin.seed_products, store.markets.default.price_list
+        )
+        if done:
             store.catalog.forget()
-            log.info("seeded %d demo products", loaded.config.origin.seed_products)
+            log.info("%s", done)
         yield
 
     routes = [

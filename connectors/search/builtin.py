@@ -31,6 +31,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio.to_thread
+from cachetools import LRUCache
 
 from connectors.errors import VendorMisconfigured, VendorRejected, VendorTimeout, VendorUnavailable
 from connectors.search.base import (
@@ -66,11 +67,25 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
 FEW_MATCHES_RATIO = 5
 MAX_FILTERS = 32
 MAX_FILTER_VALUES = 500
+# Distinct filter combinations whose total and facets are kept in memory per process.
+SUMMARY_CACHE_SIZE = 512
 # A long paste should not become a query with hundreds of prefix scans.
 MAX_TERMS = 16
 # Same token characters as FTS5's unicode61 tokenizer: letters and digits, everything else separates.
 _TERM = re.compile(r"[^\W_]+")
 _EN_DASH = "\N{EN DASH}"
+
+# The index is derived data: a file written by another layout is dropped and rebuilt (then reindexed).
+SCHEMA_VERSION = 2
+_SEARCH_TABLES = (
+    "search_meta",
+    "search_documents",
+    "search_fts",
+    "search_prices",
+    "search_facet_values",
+    "search_facets",
+    "search_categories",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -272,6 +287,8 @@ class BuiltinSearch:
         # A :memory: database lives in one connection, so threads take turns on it.
         self._shared: _Held | None = None
         self._shared_lock = threading.Lock()
+        self._summaries: LRUCache[tuple[str, str], Summary] = LRUCache(maxsize=SUMMARY_CACHE_SIZE)
+        self._summaries_lock = threading.Lock()  # cachetools caches are not thread-safe
 
     # -- plumbing -------------------------------------------------------------------------------------------
 
@@ -282,7 +299,7 @@ class BuiltinSearch:
         conn.execute("PRAGMA temp_store=MEMORY")
         with self._setup_lock:
             if not self._schema_ready:
-                conn.executescript(_SCHEMA)
+                _ensure_schema(conn)
                 self._schema_ready = True
             self._held.add(held)
         conn.executescript(_TEMP_SCHEMA)
@@ -316,7 +333,18 @@ class BuiltinSearch:
     # -- SearchProvider ----------------------------------------------------------------------------------------
 
     async def search(self, query: SearchQuery) -> SearchResult:
-        return await self._run(partial(_search, query=query))
+        return await self._run(partial(self._search, query=query))
+
+    def _search(self, conn: sqlite3.Connection, query: SearchQuery) -> SearchResult:
+        # Total and facets depend on the filters only, not on sort or page, and counting facets over a large
+        # category is most of a search's cost: paging and re-sorting reuse them until the index changes.
+        key = (_index_version(conn), query.model_dump_json(exclude={"page", "per_page", "sort"}))
+        with self._summaries_lock:
+            summary = self._summaries.get(key)
+        result, summary = _search(conn, query, summary)
+        with self._summaries_lock:
+            self._summaries[key] = summary
+        return result
 
     async def index_documents(self, documents: list[SearchDocument]) -> None:
         """Add or replace documents by id; of several documents with one id, the last wins."""
@@ -347,6 +375,14 @@ class BuiltinSearch:
 
 
 # -- SQLite work, run in a worker thread ---------------------------------------------------------------------------
+
+
+def _ensure_schema(conn: sqlite3.Connection) -> None:
+    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        for table in _SEARCH_TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.executescript(_SCHEMA)
 
 
 @contextmanager
@@ -385,11 +421,13 @@ def _load_settings(conn: sqlite3.Connection) -> IndexSettings:
 
 
 def _store_settings(conn: sqlite3.Connection, settings: IndexSettings) -> None:
-    conn.execute(
-        "INSERT INTO search_meta(key, value) VALUES ('settings', ?)"
-        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (settings.model_dump_json(),),
-    )
+    with _transaction(conn, "IMMEDIATE"):
+        conn.execute(
+            "INSERT INTO search_meta(key, value) VALUES ('settings', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (settings.model_dump_json(),),
+        )
+        _bump_version(conn)
 
 
 def _delete_rows(conn: sqlite3.Connection, ids: list[tuple[int]]) -> None:
@@ -414,6 +452,7 @@ def _intern(conn: sqlite3.Connection, entries: Iterable[tuple[str, str, str]]) -
 
 def _index(conn: sqlite3.Connection, documents: list[SearchDocument]) -> None:
     with _transaction(conn, "IMMEDIATE"):
+        _bump_version(conn)
         _delete_rows(conn, [(doc.id,) for doc in documents])
         conn.executemany(
             "INSERT INTO search_documents(id, handle, title, brand, image_url, image_alt, in_stock, created_at)"
@@ -442,11 +481,13 @@ def _index(conn: sqlite3.Connection, documents: list[SearchDocument]) -> None:
 
 def _delete(conn: sqlite3.Connection, ids: list[int]) -> None:
     with _transaction(conn, "IMMEDIATE"):
+        _bump_version(conn)
         _delete_rows(conn, [(i,) for i in ids])
 
 
 def _clear(conn: sqlite3.Connection) -> None:
     with _transaction(conn, "IMMEDIATE"):
+        _bump_version(conn)
         for table in ("search_documents", "search_fts", "search_prices", "search_facets", "search_facet_values"):
             conn.execute(f"DELETE FROM {table}")
 
@@ -458,7 +499,13 @@ def _value_ids(conn: sqlite3.Connection, facet: str, values: Sequence[str]) -> l
     return [row[0] for row in rows] or [_NO_VALUE]
 
 
-def _search(conn: sqlite3.Connection, query: SearchQuery) -> SearchResult:
+Summary = tuple[int, dict[str, list[FacetValue]]]
+
+
+def _search(
+    conn: sqlite3.Connection, query: SearchQuery, summary: Summary | None = None
+) -> tuple[SearchResult, Summary]:
+    """One page of hits; total and facets too unless `summary` already holds them for these filters."""
     with _transaction(conn):
         conn.execute("DELETE FROM temp.search_base")
         try:
@@ -468,15 +515,31 @@ def _search(conn: sqlite3.Connection, query: SearchQuery) -> SearchResult:
             base = base_insert(query, _load_settings(conn).searchable, category)
             conn.execute(base.sql, base.params)
             bits = _mark_misses(conn, disjunctive_filters(query))
-            return SearchResult(
-                hits=_hits(conn, query),
-                total=conn.execute("SELECT COUNT(*) FROM temp.search_base WHERE misses = 0").fetchone()[0],
-                page=query.page,
-                per_page=query.per_page,
-                facets=_facets(conn, query.facets, bits),
+            if summary is None:
+                summary = (
+                    conn.execute("SELECT COUNT(*) FROM temp.search_base WHERE misses = 0").fetchone()[0],
+                    _facets(conn, query.facets, bits),
+                )
+            total, facets = summary
+            result = SearchResult(
+                hits=_hits(conn, query), total=total, page=query.page, per_page=query.per_page, facets=facets
             )
+            return result, summary
         finally:
             conn.execute("DELETE FROM temp.search_base")
+
+
+def _index_version(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT value FROM search_meta WHERE key = 'version'").fetchone()
+    return str(row[0]) if row else "0"
+
+
+def _bump_version(conn: sqlite3.Connection) -> None:
+    """Every write moves the version on, which retires cached totals and facets in every process."""
+    conn.execute(
+        "INSERT INTO search_meta(key, value) VALUES ('version', '1')"
+        " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+    )
 
 
 def _mark_misses(conn: sqlite3.Connection, filters: dict[str, list[str]]) -> dict[str, int]:

@@ -348,3 +348,19 @@ def test_checkout_of_an_empty_cart_is_rejected(client: TestClient) -> None:
 def test_unknown_api_path_is_a_problem(client: TestClient) -> None:
     response = client.get("/api/nothing-here")
     assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_market_with_an_unknown_price_list_is_a_clear_server_problem(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
+    loaded = make_config(
+        seed_products=5,
+        name="misconfigured",
+        extra='[[markets]]\nid = "jp"\nname = "Japan"\ncurrency = "JPY"\nprice_list = "jpy"\n'
+        '[[markets]]\nid = "us"\nname = "US"\ncurrency = "USD"\nprice_list = "usd"\n',
+    )
+    with TestClient(build_origin_app(loaded)) as client:
+        response = client.get("/api/products", params={"market": "jp"})
+        assert response.status_code == 500
+        assert response.json()["type"].endswith("/misconfigured") and "'jpy'" in response.json()["detail"]
+        assert client.get("/api/products", params={"market": "us"}).status_code == 200

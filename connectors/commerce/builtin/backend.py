@@ -25,8 +25,8 @@ from connectors.commerce.base import (
     VariantQuote,
 )
 from connectors.commerce.builtin.schema import create_schema
-from connectors.commerce.builtin.seed import SeedSummary, seed_catalog
-from connectors.errors import IdempotencyConflict, NotFound, OutOfStock, VendorRejected
+from connectors.commerce.builtin.seed import PRICE_LISTS, SeedSummary, seed_catalog
+from connectors.errors import IdempotencyConflict, NotFound, OutOfStock, VendorMisconfigured
 from connectors.money import Money
 from connectors.sqlite import SqliteDatabase
 
@@ -59,7 +59,10 @@ class BuiltinCommerce:
         self._currencies: dict[str, str] | None = None
         self._counts: dict[tuple[str, int | None], int] = {}
         self._catalog_version: str | None = None
-        create_schema(self._db.conn())
+        conn = self._db.conn()
+        create_schema(conn)
+        # An empty store still sells in the standard price lists, so its pages render (empty) before any import.
+        conn.executemany("INSERT OR IGNORE INTO price_lists (id, currency) VALUES (?, ?)", PRICE_LISTS)
 
     def invalidate_caches(self) -> None:
         """Call after the catalog was rewritten outside this instance (seeding)."""
@@ -94,7 +97,11 @@ class BuiltinCommerce:
         try:
             return self._currencies[price_list]
         except KeyError:
-            raise VendorRejected(f"unknown price list {price_list!r}") from None
+            known = ", ".join(sorted(self._currencies)) or "none"
+            raise VendorMisconfigured(
+                f"price list {price_list!r} does not exist in the built-in catalog (it has: {known}); "
+                "point markets[].price_list at one of them"
+            ) from None
 
     def _descendants(self, category_id: int) -> list[int]:
         children: dict[int | None, list[int]] = {}

@@ -484,3 +484,33 @@ async def test_a_file_index_survives_a_restart(tmp_path: Path, catalog: list[Sea
         assert (await find(second)).total == 7
     finally:
         second.close()
+
+
+# -- cached totals and facets ---------------------------------------------------------------------------------------
+
+
+async def test_paging_reuses_totals_and_facets_but_a_write_retires_them(
+    indexed: BuiltinSearch, make_doc: DocFactory
+) -> None:
+    first = await find(indexed, brands=["Alpina"], per_page=2)
+    second_page = await find(indexed, brands=["Alpina"], per_page=2, page=2, sort="title")
+    assert (second_page.total, second_page.facets) == (first.total, first.facets)
+    await indexed.index_documents([make_doc(9001, brand="Alpina")])
+    after = await find(indexed, brands=["Alpina"], per_page=2)
+    assert after.total == first.total + 1
+    assert counts(after, "brand")["Alpina"] == counts(first, "brand")["Alpina"] + 1
+
+
+async def test_a_write_by_another_process_retires_cached_facets(tmp_path: Path, make_doc: DocFactory) -> None:
+    path = str(tmp_path / "shared.sqlite3")
+    server, indexer = BuiltinSearch(path), BuiltinSearch(path)
+    try:
+        await indexer.index_documents([make_doc(1), make_doc(2)])
+        assert (await find(server)).total == 2
+        await indexer.index_documents([make_doc(3)])
+        assert (await find(server)).total == 3
+        await indexer.delete_documents([1])
+        assert (await find(server)).total == 2
+    finally:
+        server.close()
+        indexer.close()
