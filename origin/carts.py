@@ -293,32 +293,6 @@ class CartService:
             shipping_methods=methods,
         )
 
-    async def begin_checkout(self, cart: Cart, key: str, *, lease_seconds: int) -> Cart:
-        """Claim the cart for one checkout attempt so two attempts cannot both turn it into orders."""
-        now = int(time.time())
-        if (
-            cart.status == "checking_out"
-            and cart.checkout_key != key
-            and now - cart.checkout_started_at < lease_seconds
-        ):
-            raise Conflict("a checkout for this cart is already in progress")
-        if cart.status == "checking_out" and cart.checkout_key == key:
-            return cart
-        claimed = replace(cart, status="checking_out", checkout_key=key, checkout_started_at=now)
-        stored = await self._store.put(claimed, expected_version=cart.version)
-        if stored is None:
-            raise Conflict("the cart changed during checkout; review it and try again")
-        return stored
-
-    async def finish_checkout(self, cart_id: str, key: str, order_id: str | None) -> None:
-        """Complete the cart with its order, or (order_id None) hand it back to the shopper after a failure."""
-        for _ in range(_SAVE_ATTEMPTS):
-            cart = await self.get(cart_id)
-            if cart.checkout_key != key or cart.status == "completed":
-                return
-            if order_id is None:
-                updated = replace(cart, status="open", checkout_key=None, checkout_started_at=0)
-            else:
-                updated = replace(cart, status="completed", order_id=order_id)
-            if await self._store.put(updated, expected_version=cart.version) is not None:
-                return
+    async def save(self, cart: Cart) -> Cart | None:
+        """Store `cart` if nobody wrote since it was read (compare-and-set on its version); None otherwise."""
+        return await self._store.put(cart, expected_version=cart.version)

@@ -15,7 +15,9 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -29,7 +31,7 @@ from connectors.errors import (
     VendorTimeout,
     VendorUnavailable,
 )
-from connectors.payments.base import PaymentProvider, PaymentRequest
+from connectors.payments.base import Payment, PaymentProvider, PaymentRequest
 from origin.carts import Cart, CartService
 from origin.errors import (
     Conflict,
@@ -41,8 +43,9 @@ from origin.errors import (
     TryAgain,
 )
 
-# A claim on a cart that old is from a crashed attempt and may be taken over.
+# A claim on a cart that old is from a crashed attempt: the next attempt settles it and takes over.
 CHECKOUT_LEASE_SECONDS = 120
+_CLAIM_ATTEMPTS = 8
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
 _CARD_NUMBER = re.compile(r"^[\d \-]{12,23}$")
 
@@ -90,6 +93,13 @@ class CheckoutBody(BaseModel):
     payment: PaymentBody
 
 
+class AlreadyOrdered(Conflict):
+    """The cart became an order under another attempt; carries that order's id and token."""
+
+    type_slug = "already-ordered"
+    title = "This cart has already been ordered"
+
+
 @dataclass(frozen=True, slots=True)
 class CheckoutResult:
     order: Order
@@ -124,23 +134,108 @@ class CheckoutService:
                 "an Idempotency-Key header is required: 8 to 255 printable ASCII characters, new for each attempt",
                 fields={"Idempotency-Key": "missing or malformed"},
             )
-        cart = await self._carts.get(body.cart_id)
-        order_token = self._order_token(cart.id, idempotency_key)
+        key = idempotency_key
+        cart = await self._claim(body.cart_id, key)
         if cart.status == "completed":
-            if cart.checkout_key == idempotency_key and cart.order_id:
-                return CheckoutResult(order=await self._backend.get_order(cart.order_id), order_token=order_token)
-            raise Conflict("this cart has already been checked out", order_id=cart.order_id)
-        if not cart.lines:
-            raise InvalidRequest("the cart is empty", fields={"cart_id": "add something to the cart first"})
-        cart = await self._carts.begin_checkout(cart, idempotency_key, lease_seconds=CHECKOUT_LEASE_SECONDS)
+            assert cart.order_id is not None and cart.checkout_key is not None
+            if cart.checkout_key == key:
+                order = await self._backend.get_order(cart.order_id)
+                return CheckoutResult(order=order, order_token=self._order_token(cart.id, key))
+            raise AlreadyOrdered(
+                "this cart has already been ordered",
+                order_id=cart.order_id,
+                order_token=self._order_token(cart.id, cart.checkout_key),
+            )
         try:
-            order = await self._place(cart, body, idempotency_key, order_token)
-            order = await self._pay(order, body)
-        except (PaymentFailed, Conflict, InvalidRequest):
-            await self._carts.finish_checkout(cart.id, idempotency_key, None)
+            order = await self._place(cart, body, key, self._order_token(cart.id, key))
+        except (InvalidRequest, Conflict):
+            if cart.order_id is None:  # nothing was placed for this attempt: the cart is the shopper's again
+                await self._release(cart.id, key)
             raise
-        await self._carts.finish_checkout(cart.id, idempotency_key, order.id)
-        return CheckoutResult(order=order, order_token=order_token)
+        await self._attach(cart.id, key, order.id)
+        try:
+            order = await self._pay(order, body)
+        except (PaymentFailed, InvalidRequest, OutOfStockConflict):
+            await self._release(cart.id, key)  # _pay voided the order: nothing is held, nothing was charged
+            raise
+        await self._complete(cart.id, key, order.id)
+        return CheckoutResult(order=order, order_token=self._order_token(cart.id, key))
+
+    # -- the cart's checkout state ------------------------------------------------------------------------------
+    # A cart is claimed by one Idempotency-Key at a time. The order placed for it is attached to the cart
+    # before any charge, so whoever finds a claim abandoned can settle its payment: complete the cart when the
+    # money arrived, void the order otherwise. An order never attached was never charged and simply lapses.
+
+    async def _claim(self, cart_id: str, key: str) -> Cart:
+        for _ in range(_CLAIM_ATTEMPTS):
+            cart = await self._carts.get(cart_id)
+            if cart.status == "completed" or (cart.status == "checking_out" and cart.checkout_key == key):
+                return cart
+            if cart.status == "checking_out":
+                if time.time() - cart.checkout_started_at < CHECKOUT_LEASE_SECONDS:
+                    raise Conflict("a checkout for this cart is already in progress; try again in a minute")
+                await self._settle_abandoned(cart)
+                continue
+            if not cart.lines:
+                raise InvalidRequest("the cart is empty", fields={"cart_id": "add something to the cart first"})
+            claimed = replace(
+                cart, status="checking_out", checkout_key=key, checkout_started_at=int(time.time()), order_id=None
+            )
+            stored = await self._carts.save(claimed)
+            if stored is not None:
+                return stored
+            # Another request wrote first (often the same double-submitted request): look again.
+        raise TryAgain("the cart is busy; please try again")
+
+    async def _settle_abandoned(self, cart: Cart) -> None:
+        """Finish what a crashed or timed-out attempt left: its order is paid for, or it is gone."""
+        assert cart.checkout_key is not None
+        if cart.order_id is None:
+            await self._release(cart.id, cart.checkout_key)
+            return
+        try:
+            order = await self._backend.get_order(cart.order_id)
+        except NotFound:
+            await self._release(cart.id, cart.checkout_key)
+            return
+        if order.status in ("pending_payment", "cancelled"):
+            payment = await self._payments.find_payment(order.id)
+            if payment is None or payment.status not in ("authorized", "captured"):
+                await self._backend.void_order(order.id)
+                await self._release(cart.id, cart.checkout_key)
+                return
+            try:
+                order = await self._record(order, payment)
+            except OutOfStockConflict:
+                await self._release(cart.id, cart.checkout_key)
+                return
+        await self._complete(cart.id, cart.checkout_key, order.id)
+
+    async def _transition(self, cart_id: str, key: str, change: Callable[[Cart], Cart | None]) -> None:
+        """Apply `change` to the cart while `key` holds it, retrying lost races; a no-op once it does not."""
+        for _ in range(_CLAIM_ATTEMPTS):
+            cart = await self._carts.get(cart_id)
+            if cart.checkout_key != key or cart.status != "checking_out":
+                return
+            updated = change(cart)
+            if updated is None or await self._carts.save(updated) is not None:
+                return
+        raise TryAgain("the cart is busy; please try again")
+
+    async def _attach(self, cart_id: str, key: str, order_id: str) -> None:
+        await self._transition(
+            cart_id, key, lambda cart: None if cart.order_id == order_id else replace(cart, order_id=order_id)
+        )
+
+    async def _release(self, cart_id: str, key: str) -> None:
+        await self._transition(
+            cart_id,
+            key,
+            lambda cart: replace(cart, status="open", checkout_key=None, checkout_started_at=0, order_id=None),
+        )
+
+    async def _complete(self, cart_id: str, key: str, order_id: str) -> None:
+        await self._transition(cart_id, key, lambda cart: replace(cart, status="completed", order_id=order_id))
 
     async def _place(self, cart: Cart, body: CheckoutBody, key: str, order_token: str) -> Order:
         priced = await self._carts.price(cart, body.shipping_method)
@@ -191,8 +286,10 @@ class CheckoutService:
             ) from exc
 
     async def _pay(self, order: Order, body: CheckoutBody) -> Order:
-        if order.status != "pending_payment":
+        if order.status not in ("pending_payment", "cancelled"):
             return order  # a retry of an attempt that already finished
+        # A cancelled order is one whose reservation lapsed while its payment was in doubt: the same payment
+        # key replays that payment, so resuming it can never charge a second time.
         request = PaymentRequest(
             amount=order.total,
             token=body.payment.token,
@@ -208,14 +305,26 @@ class CheckoutService:
             raise PaymentFailed(str(exc), code=exc.code) from exc
         except VendorRejected as exc:
             await self._backend.void_order(order.id)
-            raise InvalidRequest("the payment method was not accepted", fields={"payment.token": str(exc)}) from exc
+            # The vendor's message may quote what it was sent; the shopper gets a fixed sentence.
+            raise InvalidRequest(
+                "the payment method was not accepted", fields={"payment.token": "not a usable payment token"}
+            ) from exc
+        except IdempotencyConflict as exc:
+            # Not an InvalidRequest on purpose: the order may have been paid, so the claim must stay.
+            raise Conflict(
+                "this order is already being paid with another payment method; retry the same request"
+            ) from exc
         except (VendorUnavailable, VendorTimeout) as exc:
             # The outcome is unknown: keep the pending order so a retry with the same key resumes it.
             raise TryAgain("the payment service did not answer; nothing new was charged, please try again") from exc
+        return await self._record(order, payment)
+
+    async def _record(self, order: Order, payment: Payment) -> Order:
         try:
             return await self._backend.record_payment(order.id, status=payment.status, payment_reference=payment.id)
         except OutOfStock as exc:
             await self._payments.refund(payment.id, idempotency_key=f"order-{order.id}-oos-refund")
+            await self._backend.void_order(order.id)
             raise OutOfStockConflict("the items sold out before the payment completed; you were refunded") from exc
 
     async def get_order(self, order_id: str, token: str | None) -> Order:

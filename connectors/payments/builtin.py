@@ -143,6 +143,16 @@ class BuiltinPayments:
     async def create_payment(self, request: PaymentRequest) -> Payment:
         return await self._db.run(self._create, request)
 
+    def _find(self, reference: str) -> Payment | None:
+        conn = self._db.conn()
+        row = conn.execute(
+            "SELECT id FROM payments WHERE reference = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", (reference,)
+        ).fetchone()
+        return self._load(conn, row[0]) if row else None
+
+    async def find_payment(self, reference: str) -> Payment | None:
+        return await self._db.run(self._find, reference)
+
     def _transition(self, operation: str, payment_id: str, amount: Money | None, key: str) -> Payment:
         fingerprint = f"{operation}|{payment_id}|{amount.amount if amount else ''}"
         with self._db.write() as conn:

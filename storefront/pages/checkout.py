@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from connectors.money import Money
 from origin.carts import Cart
-from origin.checkout import CheckoutBody
+from origin.checkout import AlreadyOrdered, CheckoutBody
 from origin.errors import (
     Conflict,
     Forbidden,
@@ -148,6 +148,9 @@ class CheckoutPages:
             return self.site.redirect("/cart")
         except PaymentFailed as exc:
             return await self._again(request, cart_id, form, 402, payment_error=sentence(exc.detail))
+        except AlreadyOrdered as exc:
+            # An earlier attempt of this shopper went through after all: show that order, never a second one.
+            return self._to_order(str(exc.extra["order_id"]), str(exc.extra["order_token"]))
         except OutOfStockConflict as exc:
             message = f"{sentence(exc.detail)} Review your cart: we kept everything that is still available."
             return await self._again(request, cart_id, form, 409, message=message)
@@ -160,8 +163,10 @@ class CheckoutPages:
         except TryAgain as exc:
             # The outcome is unknown: the same key lets the next submit resume instead of charging twice.
             return await self._again(request, cart_id, form, 503, message=sentence(exc.detail), key=key)
-        order_url = f"/orders/{quote(result.order.id, safe='')}?{urlencode({'token': result.order_token})}"
-        response = self.site.redirect(order_url)
+        return self._to_order(result.order.id, result.order_token)
+
+    def _to_order(self, order_id: str, token: str) -> Response:
+        response = self.site.redirect(f"/orders/{quote(order_id, safe='')}?{urlencode({'token': token})}")
         self.site.cart_cookie.clear(response)
         return response
 
