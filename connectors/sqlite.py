@@ -15,10 +15,13 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from connectors.errors import VendorUnavailable
+
 T = TypeVar("T")
 
 # Writers queue behind each other rather than fail: a checkout under load waits its turn for the write lock.
 BUSY_TIMEOUT_SECONDS = 30.0
+_UNAVAILABLE = ("locked", "busy", "unable to open", "disk", "readonly", "I/O")
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -55,4 +58,11 @@ class SqliteDatabase:
         conn.execute("COMMIT")
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(partial(fn, *args))
+        try:
+            return await anyio.to_thread.run_sync(partial(fn, *args))
+        except sqlite3.OperationalError as exc:
+            # Locked past the busy timeout, disk full, file gone: the store is unavailable, a retry may work.
+            # Anything else (a bad statement) is our bug and stays a plain error.
+            if not any(sign in str(exc) for sign in _UNAVAILABLE):
+                raise
+            raise VendorUnavailable(f"embedded database {self.path} failed: {exc}") from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -36,8 +37,31 @@ _RESERVED_SEARCH_PARAMS = frozenset(
 )
 
 
+# Every API body is a small JSON document; anything larger is refused before it is buffered.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    type_slug = "payload-too-large"
+    title = "Request body too large"
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdecimal() and int(declared) > limit:
+        raise PayloadTooLarge(f"send at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"send at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def parse_json(request: Request, model: type[M], *, allow_empty: bool = False) -> M:
-    raw = await request.body()
+    raw = await read_body(request)
     if not raw and allow_empty:
         return model()
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -241,7 +265,24 @@ def api_problem_handlers() -> dict[Any, Any]:
         assert isinstance(exc, ConnectorError)
         return from_connector_error(request, exc)
 
-    return {DomainError: on_domain_error, ValidationError: on_validation_error, ConnectorError: on_connector_error}
+    async def on_method_not_allowed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        response = problem(
+            405,
+            "method-not-allowed",
+            "Method not allowed",
+            f"{request.method} is not allowed here",
+            instance=request.url.path,
+        )
+        response.headers.update(exc.headers or {})  # Allow
+        return response
+
+    return {
+        DomainError: on_domain_error,
+        ValidationError: on_validation_error,
+        ConnectorError: on_connector_error,
+        405: on_method_not_allowed,
+    }
 
 
 __all__ = ["Api", "api_problem_handlers", "problem"]

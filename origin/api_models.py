@@ -128,7 +128,7 @@ class CreatedCartOut(_Out):
 class AddLineBody(BaseModel):
     model_config = ConfigDict(extra="ignore")  # a client-sent price is ignored, never trusted
 
-    variant_id: int = Field(ge=1)
+    variant_id: int = Field(ge=1, le=2**53)
     quantity: int = Field(default=1, ge=1, le=99)
 
 

@@ -56,9 +56,15 @@ def from_connector_error(request: Request, exc: ConnectorError) -> Response:
     if isinstance(exc, NotFound):
         return problem(404, "not-found", "Not found", str(exc), instance=instance)
     if isinstance(exc, VendorMisconfigured):
-        # The operator's to fix; the message names the setting and goes to the log as well.
+        # The operator's to fix: the full message (setting names, paths) goes to the log, not to the public.
         log.error("connector misconfigured (%s): %s", exc.vendor, exc)
-        return problem(500, "misconfigured", "The store is misconfigured", str(exc), instance=instance)
+        return problem(
+            500,
+            "misconfigured",
+            "The store is misconfigured",
+            "the operator has been told; please try later",
+            instance=instance,
+        )
     response = problem(
         503 if exc.retryable else 502,
         "vendor-unavailable" if exc.retryable else "vendor-error",

@@ -7,6 +7,7 @@ handler from `storefront_exception_handlers`, which answers HTML for pages and a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,6 +38,18 @@ logger = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+_TAGGABLE = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+def _missing_keys(missing: str, request: Request) -> list[str]:
+    """Tag a shared 404 with what was asked for, so publishing that product or page later can purge it."""
+    return [
+        f"missing:{missing}:{value}"
+        for value in request.path_params.values()
+        if isinstance(value, str) and _TAGGABLE.fullmatch(value)
+    ]
+
+
 def html_errors(site: Site, endpoint: Endpoint, *, missing: str = "page") -> Endpoint:
     """Domain and vendor errors become HTML pages here; the JSON problem handlers are for /api only."""
 
@@ -44,7 +57,7 @@ def html_errors(site: Site, endpoint: Endpoint, *, missing: str = "page") -> End
         try:
             return await endpoint(request)
         except ResourceNotFound:
-            return await site.not_found(request, what=missing)
+            return await site.not_found(request, what=missing, keys=_missing_keys(missing, request))
         except DomainError as exc:
             return await site.problem(request, exc.status, exc.title, sentence(exc.detail))
         except ConnectorError:

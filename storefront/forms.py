@@ -33,15 +33,19 @@ def first_text(form: FormData, name: str, *, limit: int = 500) -> str:
     return ""
 
 
+def small_int(raw: str | None, *, digits: int = 18) -> int | None:
+    """A non-negative integer of at most `digits` ASCII digits; `str.isdigit` alone also accepts '²' and '٣'."""
+    raw = (raw or "").strip()
+    if not raw or len(raw) > digits or not (raw.isascii() and raw.isdecimal()):
+        return None
+    return int(raw)
+
+
 def parse_quantity(raw: str) -> int | None:
     """1..MAX_QUANTITY, or None when the shopper typed something else."""
-    raw = raw.strip()
-    if not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if 1 <= value <= MAX_QUANTITY else None
+    value = small_int(raw, digits=3)
+    return value if value is not None and 1 <= value <= MAX_QUANTITY else None
 
 
 def parse_id(raw: str) -> int | None:
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return small_int(raw)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 
 from connectors.search.base import SearchQuery
+from storefront.forms import small_int
 
 SEARCH_SORTS: Mapping[str, str] = {
     "relevance": "Best match",
@@ -38,10 +39,8 @@ _MAX_VALUES = 30
 
 
 def _int(raw: str | None, *, low: int, high: int) -> int | None:
-    if not raw or not raw.strip().isdigit():
-        return None
-    value = int(raw)
-    return value if low <= value <= high else None
+    value = small_int(raw)
+    return value if value is not None and low <= value <= high else None
 
 
 def _values(raw: list[str]) -> tuple[str, ...]:

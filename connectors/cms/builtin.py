@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from markdown_it import MarkdownIt
 
 from connectors.cms.base import ContentEntry
@@ -28,7 +30,7 @@ def normalize_locale(locale: str) -> str | None:
 
     A locale becomes a folder name, so anything outside the tag alphabet (dots, slashes) is refused here.
     """
-    if not _LOCALE.match(locale):
+    if not _LOCALE.fullmatch(locale):
         return None
     language, *rest = locale.replace("_", "-").split("-")
     parts = [language.lower()]
@@ -79,6 +81,11 @@ def parse_entry(
     )
 
 
+def _position(entry: ContentEntry) -> tuple[int, str]:
+    position = entry.fields.get("position", 1000)
+    return (position if isinstance(position, int) else 1000, entry.slug)
+
+
 class BuiltinContent:
     vendor = "builtin"
 
@@ -122,8 +129,15 @@ class BuiltinContent:
         return folders
 
     async def get_entry(self, content_type: str, slug: str, *, locale: str, preview: bool = False) -> ContentEntry:
+        # stat() and reads are file I/O: off the event loop, like every other embedded store.
+        return await anyio.to_thread.run_sync(partial(self._get_entry, content_type, slug, locale, preview))
+
+    async def list_entries(self, content_type: str, *, locale: str, preview: bool = False) -> list[ContentEntry]:
+        return await anyio.to_thread.run_sync(partial(self._list_entries, content_type, locale, preview))
+
+    def _get_entry(self, content_type: str, slug: str, locale: str, preview: bool) -> ContentEntry:
         # Both names become path parts: anything but the safe alphabet could walk out of the content folder.
-        if not _TYPE.match(content_type) or not _SLUG.match(slug):
+        if not _TYPE.fullmatch(content_type) or not _SLUG.fullmatch(slug):
             raise NotFound(f"no {content_type} entry {slug!r}")
         for folder, folder_locale in self._folders(locale, preview):
             entry = self._load(folder / content_type / f"{slug}.md", content_type, slug, folder_locale)
@@ -131,16 +145,16 @@ class BuiltinContent:
                 return entry
         raise NotFound(f"no {content_type} entry {slug!r} for locale {locale}")
 
-    async def list_entries(self, content_type: str, *, locale: str, preview: bool = False) -> list[ContentEntry]:
-        if not _TYPE.match(content_type):
+    def _list_entries(self, content_type: str, locale: str, preview: bool) -> list[ContentEntry]:
+        if not _TYPE.fullmatch(content_type):
             return []
         found: dict[str, ContentEntry] = {}
         for folder, folder_locale in self._folders(locale, preview):
             for path in sorted((folder / content_type).glob("*.md")):
                 slug = path.stem
-                if slug in found or not _SLUG.match(slug):
+                if slug in found or not _SLUG.fullmatch(slug):
                     continue
                 entry = self._load(path, content_type, slug, folder_locale)
                 if entry is not None:
                     found[slug] = entry
-        return sorted(found.values(), key=lambda e: (int(e.fields.get("position", 1000)), e.slug))
+        return sorted(found.values(), key=_position)

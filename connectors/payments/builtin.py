@@ -109,7 +109,7 @@ class BuiltinPayments:
 
     def _create(self, request: PaymentRequest) -> Payment:
         if request.token not in TEST_TOKENS:
-            raise VendorRejected(f"unknown test payment token {request.token!r}")
+            raise VendorRejected("unknown test payment token (use one of TEST_TOKENS)")
         if request.amount.amount <= 0:
             raise VendorRejected("amount must be positive")
         fingerprint = hashlib.sha256(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SearchSort = Literal["relevance", "price_asc", "price_desc", "newest", "title"]
 
@@ -32,20 +32,32 @@ class SearchDocument(_Model):
     created_at: int = Field(description="unix seconds, for `newest`")
 
 
+# Bounds a query can have, whatever the vendor: a shopper's URL must not become an unbounded query.
+MAX_OPTION_FILTERS = 16
+MAX_FILTER_VALUES = 200
+MAX_MINOR_UNITS = 10**12
+
+
 class SearchQuery(_Model):
-    text: str = ""
-    category_id: int | None = None
+    text: str = Field(default="", max_length=200)
+    category_id: int | None = Field(default=None, ge=1, le=2**53)
     # option name -> accepted values (OR within one option, AND across options)
-    options: dict[str, list[str]] = Field(default_factory=dict)
-    brands: list[str] = Field(default_factory=list)
+    options: dict[str, list[str]] = Field(default_factory=dict, max_length=MAX_OPTION_FILTERS)
+    brands: list[str] = Field(default_factory=list, max_length=MAX_FILTER_VALUES)
     price_list: str
-    price_min: int | None = None
-    price_max: int | None = None
+    price_min: int | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS)
+    price_max: int | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS)
     in_stock_only: bool = False
     sort: SearchSort = "relevance"
     page: int = Field(default=1, ge=1)
     per_page: int = Field(default=24, ge=1, le=100)
     facets: list[str] = Field(default_factory=lambda: ["category", "brand", "option:Color", "option:Size", "price"])
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SearchQuery:
+        if sum(len(values) for values in self.options.values()) > MAX_FILTER_VALUES:
+            raise ValueError(f"at most {MAX_FILTER_VALUES} filter values in one query")
+        return self
 
 
 class FacetValue(_Model):

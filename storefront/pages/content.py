@@ -21,7 +21,7 @@ class ContentPages:
     async def page(self, request: Request) -> Response:
         slug = request.path_params["slug"]
         keys = [f"cms:page:{slug}"]
-        if not _SLUG.match(slug):
+        if not _SLUG.fullmatch(slug):
             return await self.site.not_found(request)
         market = self.site.market(request)
         try:
