@@ -45,6 +45,14 @@ _SORT_SQL: dict[str, str] = {
 _PRICED = "EXISTS (SELECT 1 FROM product_prices pp WHERE pp.product_id = p.id AND pp.price_list = ?)"
 
 
+def _release_reservation(conn: sqlite3.Connection, order_id: str) -> None:
+    conn.execute(
+        "UPDATE inventory SET reserved = reserved - ol.quantity FROM order_lines ol"
+        " WHERE ol.order_id = ? AND inventory.variant_id = ol.variant_id",
+        (order_id,),
+    )
+
+
 def _utc(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -341,11 +349,7 @@ class BuiltinCommerce:
             "SELECT id FROM orders WHERE status = 'pending_payment' AND reserved_until < ?", (now,)
         ).fetchall()
         for (order_id,) in expired:
-            conn.execute(
-                "UPDATE inventory SET reserved = reserved - ol.quantity FROM order_lines ol"
-                " WHERE ol.order_id = ? AND inventory.variant_id = ol.variant_id",
-                (order_id,),
-            )
+            _release_reservation(conn, order_id)
             conn.execute(
                 "UPDATE orders SET status = 'cancelled', reserved_until = NULL, updated_at = ? WHERE id = ?",
                 (now, order_id),
@@ -512,11 +516,7 @@ class BuiltinCommerce:
             if row is None:
                 return
             if row[0] == "pending_payment":
-                conn.execute(
-                    "UPDATE inventory SET reserved = reserved - ol.quantity FROM order_lines ol"
-                    " WHERE ol.order_id = ? AND inventory.variant_id = ol.variant_id",
-                    (order_id,),
-                )
+                _release_reservation(conn, order_id)
             if row[0] in ("pending_payment", "cancelled"):
                 conn.execute("DELETE FROM orders WHERE id = ?", (order_id,))
 

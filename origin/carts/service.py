@@ -1,17 +1,15 @@
-"""Carts: the domain model, a small store interface, and the service that edits carts safely."""
+"""Editing carts safely (stock checks, optimistic retries) and pricing them on the server."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import sqlite3
-import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass, replace
+from typing import Any
 
 from connectors.commerce.base import CommerceBackend, VariantQuote
 from connectors.money import Money
-from connectors.sqlite import SqliteDatabase
+from origin.carts.model import Cart, CartLine, new_cart_id
+from origin.carts.store import CartStore
 from origin.errors import Conflict, InvalidRequest, ResourceNotFound
 from origin.markets import MarketResolver
 from origin.pricing import Totals, compute_totals, offered_methods, shipping_price
@@ -21,122 +19,6 @@ MAX_QUANTITY = 99
 MAX_LINES = 50
 # Saving a cart races other tabs of the same shopper; a few optimistic retries always settle it.
 _SAVE_ATTEMPTS = 8
-
-CartStatus = Literal["open", "checking_out", "completed"]
-
-
-def new_cart_id() -> str:
-    # 192 bits from the OS CSPRNG: the id is the cart's only credential in the JSON API.
-    return "cart_" + secrets.token_urlsafe(24)
-
-
-@dataclass(frozen=True, slots=True)
-class CartLine:
-    id: str
-    variant_id: int
-    quantity: int
-
-
-@dataclass(frozen=True, slots=True)
-class Cart:
-    id: str
-    market: str
-    lines: tuple[CartLine, ...] = ()
-    status: CartStatus = "open"
-    checkout_key: str | None = None
-    checkout_started_at: int = 0
-    order_id: str | None = None
-    version: int = 0
-    created_at: int = field(default_factory=lambda: int(time.time()))
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "market": self.market,
-                "lines": [[ln.id, ln.variant_id, ln.quantity] for ln in self.lines],
-                "status": self.status,
-                "checkout_key": self.checkout_key,
-                "checkout_started_at": self.checkout_started_at,
-                "order_id": self.order_id,
-                "created_at": self.created_at,
-            },
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, cart_id: str, version: int, data: str) -> Cart:
-        raw: dict[str, Any] = json.loads(data)
-        return cls(
-            id=cart_id,
-            market=raw["market"],
-            lines=tuple(CartLine(id=i, variant_id=v, quantity=q) for i, v, q in raw["lines"]),
-            status=raw["status"],
-            checkout_key=raw["checkout_key"],
-            checkout_started_at=raw["checkout_started_at"],
-            order_id=raw["order_id"],
-            created_at=raw["created_at"],
-            version=version,
-        )
-
-
-class CartStore(Protocol):
-    """Persistence for carts with optimistic concurrency: `put` succeeds only on the expected version."""
-
-    async def get(self, cart_id: str) -> Cart | None: ...
-
-    async def put(self, cart: Cart, *, expected_version: int) -> Cart | None:
-        """Store `cart` as version expected_version + 1; None when someone else wrote first."""
-        ...
-
-    async def delete(self, cart_id: str) -> None: ...
-
-
-class SqliteCartStore:
-    def __init__(self, path: str, *, ttl_seconds: int) -> None:
-        self._db = SqliteDatabase(path)
-        self._ttl = ttl_seconds
-        self._db.conn().execute(
-            "CREATE TABLE IF NOT EXISTS carts (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,"
-            " expires_at INTEGER NOT NULL)"
-        )
-
-    def _get(self, cart_id: str) -> Cart | None:
-        row = (
-            self._db.conn()
-            .execute("SELECT version, data FROM carts WHERE id = ? AND expires_at > ?", (cart_id, int(time.time())))
-            .fetchone()
-        )
-        return Cart.from_json(cart_id, row[0], row[1]) if row else None
-
-    def _put(self, cart: Cart, expected_version: int) -> Cart | None:
-        conn = self._db.conn()
-        expires = int(time.time()) + self._ttl
-        if expected_version == 0:
-            try:
-                conn.execute(
-                    "INSERT INTO carts (id, version, data, expires_at) VALUES (?, 1, ?, ?)",
-                    (cart.id, cart.to_json(), expires),
-                )
-            except sqlite3.IntegrityError:
-                return None
-        elif not conn.execute(
-            "UPDATE carts SET version = version + 1, data = ?, expires_at = ? WHERE id = ? AND version = ?",
-            (cart.to_json(), expires, cart.id, expected_version),
-        ).rowcount:
-            return None
-        return replace(cart, version=expected_version + 1)
-
-    def _delete(self, cart_id: str) -> None:
-        self._db.conn().execute("DELETE FROM carts WHERE id = ?", (cart_id,))
-
-    async def get(self, cart_id: str) -> Cart | None:
-        return await self._db.run(self._get, cart_id)
-
-    async def put(self, cart: Cart, *, expected_version: int) -> Cart | None:
-        return await self._db.run(self._put, cart, expected_version)
-
-    async def delete(self, cart_id: str) -> None:
-        await self._db.run(self._delete, cart_id)
 
 
 @dataclass(frozen=True, slots=True)
