@@ -1,0 +1,86 @@
+"""The origin: commerce domain services, the JSON API, and the domain types pages render from."""
+
+from cdn import PRIVATE_NO_STORE
+from connectors import (
+    TEST_CARDS,
+    ConnectorError,
+    ContentEntry,
+    FacetValue,
+    Money,
+    NotFound,
+    Product,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    Variant,
+    minor_unit_exponent,
+)
+from origin.api import Api, api_problem_handlers
+from origin.carts import MAX_QUANTITY, Cart, PricedCart, SqliteCartStore
+from origin.catalog import CategoryNode
+from origin.checkout import AlreadyOrdered, CheckoutBody
+from origin.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidRequest,
+    OutOfStockConflict,
+    PaymentFailed,
+    ResourceNotFound,
+    TryAgain,
+)
+from origin.health import health_routes
+from origin.indexing import reindex
+from origin.markets import MARKET_HEADER, MarketResolver
+from origin.media import media_routes
+from origin.pricing import compute_totals, shipping_price
+from origin.problems import problem
+from origin.settings import Market, OriginSettings, check_markets, default_markets
+from origin.store import Store, build_store
+
+__all__ = [
+    "MARKET_HEADER",
+    "MAX_QUANTITY",
+    "PRIVATE_NO_STORE",
+    "TEST_CARDS",
+    "AlreadyOrdered",
+    "Api",
+    "Cart",
+    "CategoryNode",
+    "CheckoutBody",
+    "Conflict",
+    "ConnectorError",
+    "ContentEntry",
+    "DomainError",
+    "FacetValue",
+    "Forbidden",
+    "InvalidRequest",
+    "Market",
+    "MarketResolver",
+    "Money",
+    "NotFound",
+    "OriginSettings",
+    "OutOfStockConflict",
+    "PaymentFailed",
+    "PricedCart",
+    "Product",
+    "ResourceNotFound",
+    "SearchHit",
+    "SearchQuery",
+    "SearchResult",
+    "SqliteCartStore",
+    "Store",
+    "TryAgain",
+    "Variant",
+    "api_problem_handlers",
+    "build_store",
+    "check_markets",
+    "compute_totals",
+    "default_markets",
+    "health_routes",
+    "media_routes",
+    "minor_unit_exponent",
+    "problem",
+    "reindex",
+    "shipping_price",
+]

@@ -10,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.errors import ConnectorError
-from connectors.search.base import SearchQuery
+from connectors import ConnectorError, SearchQuery
 from origin.api_models import (
     AddLineBody,
     CartOut,

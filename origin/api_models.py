@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.commerce.base import Address, Order, OrderLine, OrderStatus, ProductImage
-from connectors.money import Money
+from connectors import Address, Money, Order, OrderLine, OrderStatus, ProductImage
 from origin.carts import PricedCart
 from origin.pricing import shipping_price
 

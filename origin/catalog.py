@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from connectors.commerce.base import Category, CommerceBackend, Product, ProductPage, ProductSort
-from connectors.errors import NotFound
-from connectors.search.base import SearchProvider, SearchQuery, SearchResult
+from connectors import (
+    Category,
+    CommerceBackend,
+    NotFound,
+    Product,
+    ProductPage,
+    ProductSort,
+    SearchProvider,
+    SearchQuery,
+    SearchResult,
+)
 from origin.errors import ResourceNotFound
 from origin.settings import Market
 

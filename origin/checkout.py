@@ -21,17 +21,23 @@ from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from connectors.commerce.base import Address, CommerceBackend, Order, OrderDraft, OrderLine
-from connectors.errors import (
+from connectors import (
+    Address,
+    CommerceBackend,
     IdempotencyConflict,
     NotFound,
+    Order,
+    OrderDraft,
+    OrderLine,
     OutOfStock,
+    Payment,
     PaymentDeclined,
+    PaymentProvider,
+    PaymentRequest,
     VendorRejected,
     VendorTimeout,
     VendorUnavailable,
 )
-from connectors.payments.base import Payment, PaymentProvider, PaymentRequest
 from origin.carts import Cart, CartService
 from origin.errors import (
     Conflict,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from connectors.commerce.base import CatalogRecord, CommerceBackend
-from connectors.search.base import IndexSettings, SearchDocument, SearchProvider
+from connectors import CatalogRecord, CommerceBackend, IndexSettings, SearchDocument, SearchProvider
 from origin.catalog import CategoryTree, build_tree
 
 

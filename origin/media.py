@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.commerce.builtin.images import render_product_svg
+from connectors import render_product_svg
 
 # The URL fully determines the bytes, so the image never changes: cache it for a year.
 _IMMUTABLE = "public, max-age=31536000, immutable"

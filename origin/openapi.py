@@ -7,8 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from connectors.commerce.base import Category, Product, ProductPage
-from connectors.search.base import SearchResult
+from connectors import Category, Product, ProductPage, SearchResult
 from origin.api_models import (
     AddLineBody,
     CartOut,

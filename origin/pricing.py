@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.money import Money
+from connectors import Money
 from origin.settings import Market, ShippingMethod
 
 

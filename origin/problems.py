@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.errors import ConnectorError, NotFound, VendorMisconfigured
+from connectors import ConnectorError, NotFound, VendorMisconfigured
 from origin.errors import DomainError, InvalidRequest
 
 log = logging.getLogger("edgeshop.origin")

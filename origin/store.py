@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.registry import Connectors
+from connectors import Connectors
 from origin.carts import CartService, CartStore
 from origin.catalog import CatalogService
 from origin.checkout import CheckoutService

@@ -17,10 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from connectors.errors import ConnectorError
-from origin.errors import DomainError, ResourceNotFound
-from origin.problems import problem
-from origin.store import Store
+from origin import ConnectorError, DomainError, ResourceNotFound, Store, problem
 from storefront.csrf import origin_checked
 from storefront.formatting import sentence
 from storefront.forms import MAX_FORM_BYTES

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.commerce.base import Product
-from connectors.search.base import SearchHit
+from origin import Product, SearchHit
 from storefront.formatting import Formatter
 
 

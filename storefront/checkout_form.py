@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from connectors.payments.builtin import TEST_CARDS
+from origin import TEST_CARDS
 from storefront.forms import first_text, text
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "region", "country")

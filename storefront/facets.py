@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from connectors.search.base import FacetValue
+from origin import FacetValue
 from storefront.formatting import Formatter
 from storefront.listing import Filters
 

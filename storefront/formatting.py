@@ -10,8 +10,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_compact_currency, format_currency, format_decimal
 
-from connectors.commerce.base import Product
-from connectors.money import Money, minor_unit_exponent
+from origin import Money, Product, minor_unit_exponent
 
 
 def to_decimal(amount: int, currency: str) -> Decimal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from origin.carts import MAX_QUANTITY
+from origin import MAX_QUANTITY
 
 # Our forms have a dozen short fields; anything much bigger is not one of them.
 MAX_FORM_BYTES = 16 * 1024

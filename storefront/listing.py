@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from connectors.search.base import SearchQuery
+from origin import SearchQuery
 from storefront.forms import small_int
 
 SEARCH_SORTS: Mapping[str, str] = {

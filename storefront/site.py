@@ -14,11 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from cdn.headers import PRIVATE_NO_STORE
-from origin.catalog import CategoryNode
-from origin.markets import MARKET_HEADER
-from origin.settings import Market
-from origin.store import Store
+from origin import MARKET_HEADER, PRIVATE_NO_STORE, CategoryNode, Market, Store
 from storefront.cookies import CartCookie
 from storefront.csrf import CsrfTokens
 from storefront.formatting import formatter

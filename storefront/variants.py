@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from connectors.commerce.base import Product, Variant
+from origin import Product, Variant
 from storefront.formatting import Formatter
 
 # At or below this many left the page says "Only N left" instead of "In stock".

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ ALLOWED: dict[str, set[str]] = {
     "cdn": set(),
     "connectors": set(),
     "origin": {"connectors", "cdn"},
-    "storefront": {"origin", "connectors", "cdn"},
+    "storefront": {"origin"},
     "edge": {"cdn"},
     "wrangler_py": OURS,
 }
@@ -38,8 +39,33 @@ def test_package_imports_only_what_design_allows(package: str) -> None:
     assert offenders == []
 
 
-def test_origin_imports_only_cdn_header_helpers() -> None:
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_other_packages_are_imported_through_their_public_surface(package: str) -> None:
+    """`from origin import Store`, never `from origin.store import Store`: each __init__ is the contract."""
+    offenders = []
+    for path in sorted((REPO / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                top = node.module.split(".")[0]
+                if top in OURS and top != package and node.module != top:
+                    offenders.append(f"{path.relative_to(REPO)}: from {node.module}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("package", ["cdn", "connectors", "origin", "storefront"])
+def test_public_surface_is_sorted_and_importable(package: str) -> None:
+    module = importlib.import_module(package)
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
+    for name in exported:
+        assert hasattr(module, name), f"{package}.{name}"
+
+
+def test_origin_uses_only_cdn_header_helpers() -> None:
+    import cdn.headers
+
     for path in (REPO / "origin").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cdn"):
-                assert node.module == "cdn.headers", f"{path} imports {node.module}"
+            if isinstance(node, ast.ImportFrom) and node.module == "cdn":
+                for alias in node.names:
+                    assert hasattr(cdn.headers, alias.name), f"{path} uses cdn.{alias.name}"

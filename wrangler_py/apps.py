@@ -10,17 +10,18 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from starlette.applications import Starlette
 
-from connectors.commerce.builtin.backend import BuiltinCommerce
-from connectors.registry import Connectors, build_connectors
-from connectors.search.base import SearchQuery
-from connectors.search.builtin import BuiltinSearch
-from origin.api import Api, api_problem_handlers
-from origin.carts import SqliteCartStore
-from origin.health import health_routes
-from origin.indexing import reindex
-from origin.markets import MarketResolver
-from origin.media import media_routes
-from origin.store import Store, build_store
+from connectors import BuiltinCommerce, BuiltinSearch, Connectors, SearchQuery, build_connectors
+from origin import (
+    Api,
+    MarketResolver,
+    SqliteCartStore,
+    Store,
+    api_problem_handlers,
+    build_store,
+    health_routes,
+    media_routes,
+    reindex,
+)
 from storefront import storefront_exception_handlers, storefront_routes
 from wrangler_py.config import LoadedConfig
 

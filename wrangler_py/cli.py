@@ -32,8 +32,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from connectors.commerce.builtin.backend import BuiltinCommerce
-    from origin.indexing import reindex
+    from connectors import BuiltinCommerce
+    from origin import reindex
     from wrangler_py.apps import build_store_from_config
 
     store = build_store_from_config(_load(args))
@@ -62,7 +62,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_search_reindex(args: argparse.Namespace) -> int:
-    from origin.indexing import reindex
+    from origin import reindex
     from wrangler_py.apps import build_store_from_config
 
     store = build_store_from_config(_load(args))

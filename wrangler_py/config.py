@@ -17,9 +17,9 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from connectors.settings import VENDOR_SETTINGS, ConnectorsSettings
-from origin.settings import Market, OriginSettings, check_markets, default_markets
-from storefront.settings import StorefrontSettings
+from connectors import VENDOR_SETTINGS, ConnectorsSettings
+from origin import Market, OriginSettings, check_markets, default_markets
+from storefront import StorefrontSettings
 
 DEFAULT_CONFIG = "wrangler.toml"
 ENV_PREFIX = "env:"

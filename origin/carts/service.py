@@ -6,8 +6,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from connectors.commerce.base import CommerceBackend, VariantQuote
-from connectors.money import Money
+from connectors import CommerceBackend, Money, VariantQuote
 from origin.carts.model import Cart, CartLine, new_cart_id
 from origin.carts.store import CartStore
 from origin.errors import Conflict, InvalidRequest, ResourceNotFound

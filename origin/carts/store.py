@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from typing import Protocol
 
-from connectors.sqlite import SqliteDatabase
+from connectors import SqliteDatabase
 from origin.carts.model import Cart
 
 

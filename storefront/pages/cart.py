@@ -7,10 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.money import Money
-from origin.carts import Cart, PricedCart
-from origin.errors import Conflict, InvalidRequest, ResourceNotFound
-from origin.settings import Market
+from origin import Cart, Conflict, InvalidRequest, Market, Money, PricedCart, ResourceNotFound
 from storefront.csrf import CSRF_FIELD
 from storefront.formatting import sentence
 from storefront.forms import QUANTITY_MESSAGE, parse_id, parse_quantity, read_form, text

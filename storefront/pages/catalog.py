@@ -7,10 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.cms.base import ContentEntry
-from connectors.errors import ConnectorError
-from connectors.search.base import SearchResult
-from origin.settings import Market
+from origin import ConnectorError, ContentEntry, Market, SearchResult
 from storefront.cards import Card, card_from_hit, card_from_product
 from storefront.facets import active_chips, cleared_url, facet_groups
 from storefront.formatting import formatter

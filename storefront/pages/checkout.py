@@ -10,19 +10,21 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.money import Money
-from origin.carts import Cart
-from origin.checkout import AlreadyOrdered, CheckoutBody
-from origin.errors import (
+from origin import (
+    AlreadyOrdered,
+    Cart,
+    CheckoutBody,
     Conflict,
     Forbidden,
     InvalidRequest,
+    Money,
     OutOfStockConflict,
     PaymentFailed,
     ResourceNotFound,
     TryAgain,
+    compute_totals,
+    shipping_price,
 )
-from origin.pricing import compute_totals, shipping_price
 from storefront.checkout_form import (
     IDEMPOTENCY_FIELD,
     TEST_CARD_HINTS,

@@ -7,7 +7,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.errors import NotFound
+from origin import NotFound
 from storefront.site import Site
 
 # Slugs reach the CMS (a file name for the built-in one): only plain ones get that far.

@@ -7,8 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.commerce.base import Product
-from origin.settings import Market
+from origin import Market, Product
 from storefront.cards import card_from_product
 from storefront.formatting import formatter, to_decimal
 from storefront.site import Site
