@@ -174,8 +174,9 @@ class CheckoutService:
         try:
             order = await self._place(cart, body, key, self._order_token(cart.id, key))
         except (InvalidRequest, Conflict):
-            if cart.order_id is None:  # nothing was placed for this attempt: the cart is the shopper's again
-                await self._release(cart.id, key)
+            # Nothing was placed by this request; unless a twin request of the same key attached an order
+            # meanwhile, the cart is the shopper's again.
+            await self._release(cart.id, key, unless_ordered=True)
             raise
         await self._attach(cart.id, key, order.id)
         try:
@@ -252,12 +253,13 @@ class CheckoutService:
             cart_id, key, lambda cart: None if cart.order_id == order_id else replace(cart, order_id=order_id)
         )
 
-    async def _release(self, cart_id: str, key: str) -> None:
-        await self._transition(
-            cart_id,
-            key,
-            lambda cart: replace(cart, status="open", checkout_key=None, checkout_started_at=0, order_id=None),
-        )
+    async def _release(self, cart_id: str, key: str, *, unless_ordered: bool = False) -> None:
+        def release(cart: Cart) -> Cart | None:
+            if unless_ordered and cart.order_id is not None:
+                return None
+            return replace(cart, status="open", checkout_key=None, checkout_started_at=0, order_id=None)
+
+        await self._transition(cart_id, key, release)
 
     async def _complete(self, cart_id: str, key: str, order_id: str) -> None:
         await self._transition(cart_id, key, lambda cart: replace(cart, status="completed", order_id=order_id))
