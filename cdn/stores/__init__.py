@@ -1,0 +1,1 @@
+"""Cache stores behind one interface."""
