@@ -123,3 +123,9 @@ def live_origin(tmp_path: Path) -> Iterator[Callable[..., LiveOrigin]]:
     yield start
     for origin in started:
         origin.stop()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """`make test` exports the URL of a Redis it checked or started; a bare pytest run uses the local default."""
+    return os.environ.get("EDGESHOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
