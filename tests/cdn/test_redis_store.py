@@ -12,7 +12,9 @@ from redis.asyncio import Redis
 from cdn.messages import StoredResponse
 from cdn.stores.base import CacheRecord
 from cdn.stores.encoding import decode, encode
+from cdn.stores.memory import MemoryStore
 from cdn.stores.redis import RedisStore, connect_redis
+from cdn.stores.tiered import TieredStore
 
 pytestmark = pytest.mark.anyio
 
@@ -96,3 +98,24 @@ async def test_an_unreachable_redis_is_a_miss_not_an_error() -> None:
     assert not dead.available  # it backs off instead of paying a timeout per request
     await dead.set("es:entry:a", record(), time.time())  # dropped quietly
     assert await dead.get("es:entry:a", time.time()) is None
+
+
+async def test_tiered_store_promotes_l2_hits_and_purges_both(store: tuple[RedisStore, Redis, str]) -> None:
+    l2, _, _ = store
+    node_a = TieredStore(MemoryStore(1_000_000), l2)
+    node_b = TieredStore(MemoryStore(1_000_000), l2)
+    await node_a.set("es:entry:p1", record(tags=("product:1",)), time.time())
+    assert await node_b.l1.get("es:entry:p1", time.time()) is None
+    assert await node_b.get("es:entry:p1", time.time()) is not None  # from L2
+    assert await node_b.l1.get("es:entry:p1", time.time()) is not None  # promoted
+    await node_b.purge_tags(["product:1"], soft=False)
+    assert await node_b.get("es:entry:p1", time.time()) is None
+    assert await l2.get("es:entry:p1", time.time()) is None
+    # node A's own L1 still holds it until the purge bus tells it (next step of the edge)
+    assert await node_a.l1.get("es:entry:p1", time.time()) is not None
+
+
+async def test_tiered_store_keeps_serving_from_l1_when_redis_is_down() -> None:
+    node = TieredStore(MemoryStore(1_000_000), RedisStore(connect_redis("redis://127.0.0.1:1/0", timeout=0.2)))
+    await node.set("es:entry:a", record(), time.time())
+    assert await node.get("es:entry:a", time.time()) is not None
