@@ -29,7 +29,7 @@ test: $(VENV)/.installed-dev lint
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy cdn connectors origin storefront wrangler_py
+	$(BIN)/mypy cdn connectors edge origin storefront wrangler_py
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

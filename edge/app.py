@@ -1,0 +1,200 @@
+"""The edge node as a pure ASGI app: normalize, cache (GET/HEAD) or pass through, purge endpoint."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from ipaddress import ip_address
+from typing import Any
+
+import httpx
+
+from cdn import (
+    Headers,
+    MemoryStore,
+    RedisStore,
+    TieredStore,
+    connect_redis,
+    header,
+    invalidated_urls,
+    normalize_host,
+    normalize_query,
+    primary_key,
+)
+from edge.cache import Answer, CacheRequest, EdgeCache, url_tag
+from edge.forwarding import downstream_headers, upstream_headers
+from edge.origin_client import OriginClient, OriginError
+from edge.settings import EdgeSettings
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+PURGE_PATH = "/_edge/purge"
+MAX_REQUEST_BODY = 10 * 2**20
+
+
+def _problem(status: int, title: str, detail: str) -> Answer:
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    return Answer(status, (("content-type", "application/problem+json"), ("cache-control", "no-store")), body, "PASS")
+
+
+class EdgeApp:
+    def __init__(self, settings: EdgeSettings, *, http: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self._http = http or httpx.AsyncClient(
+            base_url=str(settings.origin).rstrip("/"),
+            timeout=httpx.Timeout(settings.origin_timeout_seconds, connect=2.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            follow_redirects=False,
+        )
+        l1 = MemoryStore(settings.cache.l1_max_bytes)
+        store = TieredStore(l1, RedisStore(connect_redis(settings.redis_url))) if settings.redis_url else l1
+        self.origin = OriginClient(self._http)
+        self.cache = EdgeCache(
+            store,
+            self.origin,
+            grace=settings.cache.grace_seconds,
+            coalesce_wait=settings.cache.coalesce_wait_seconds,
+            max_object_bytes=settings.cache.max_object_bytes,
+        )
+        self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
+        self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
+        self._tracking_prefixes = tuple(p.lower() for p in settings.cache.tracking_prefixes)
+        token = settings.purge_token.get_secret_value() if settings.purge_token else ""
+        self._purge_token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets are not proxied (yet)
+        started = time.perf_counter()
+        answer = await self._answer(scope, receive)
+        await self._send(send, answer, started)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.cache.drain()
+                await self._http.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _trusted(self, peer: str) -> bool:
+        try:
+            address = ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.settings.trusted_proxies)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Answer:
+        headers: Headers = tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"])
+        scheme = scope.get("scheme", "http")
+        host = normalize_host(header(headers, "host") or "", scheme)
+        if self._allowed_hosts and host not in self._allowed_hosts:
+            return _problem(421, "Misdirected request", "this host is not served here")
+        method = scope["method"]
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1").split("?", 1)[0]
+        if path == PURGE_PATH:
+            return await self._purge(method, headers, receive, host)
+        peer = (scope.get("client") or ("", 0))[0]
+        query = normalize_query(
+            scope.get("query_string", b"").decode("latin-1"),
+            tracking=self._tracking,
+            tracking_prefixes=self._tracking_prefixes,
+        )
+        target = path + ("?" + query if query else "")
+        forwarded = upstream_headers(headers, client_ip=peer, scheme=scheme, host=host, trusted=self._trusted(peer))
+        if method in ("GET", "HEAD"):
+            request = CacheRequest(
+                method=method,
+                primary_key=primary_key("GET", host, path, query),
+                target=target,
+                headers=headers,
+                upstream_headers=forwarded,
+            )
+            return await self.cache.handle(request)
+        return await self._pass(method, host, path, query, target, forwarded, receive)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_REQUEST_BODY:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _pass(
+        self, method: str, host: str, path: str, query: str, target: str, forwarded: Headers, receive: Receive
+    ) -> Answer:
+        body = await self._read_body(receive)
+        if body is None:
+            return _problem(413, "Request body too large", f"at most {MAX_REQUEST_BODY} bytes")
+        try:
+            fetched = await self.origin.fetch(method, target, forwarded, body)
+        except OriginError:
+            return _problem(502, "The store is not answering", "please try again in a moment")
+        # RFC 9111 §4.4: an unsafe request that succeeded invalidates what we hold for its URL (and Location).
+        for url in invalidated_urls(method, fetched.status, f"http://{host}{target}", fetched.headers):
+            stale_path, _, stale_query = url.split(host, 1)[1].partition("?")
+            key = primary_key("GET", host, stale_path, normalize_query(stale_query))
+            await self.cache.store.purge_tags([url_tag(key)], soft=False)
+        return Answer(fetched.status, fetched.headers, fetched.body, "PASS", None, fetched.duration_ms)
+
+    async def _purge(self, method: str, headers: Headers, receive: Receive, host: str) -> Answer:
+        if method != "POST":
+            return _problem(405, "Method not allowed", "POST a JSON body")
+        supplied = (header(headers, "authorization") or "").removeprefix("Bearer ").strip().encode()
+        if not self._purge_token or not hmac.compare_digest(supplied, self._purge_token):
+            return _problem(401, "Unauthorized", "a valid bearer token is required")
+        raw = await self._read_body(receive)
+        try:
+            order = json.loads(raw or b"{}")
+            tags = [str(t) for t in order.get("tags", [])]
+            urls = [str(u) for u in order.get("urls", [])]
+            soft = bool(order.get("soft", False))
+        except (ValueError, AttributeError, TypeError):
+            return _problem(400, "Bad purge request", 'send {"tags": [...], "urls": [...], "soft": false}')
+        if order.get("all"):
+            await self.cache.store.clear()
+            return self._purged({"all": True})
+        for url in urls:
+            path, _, query = url.partition("?")
+            tags.append(url_tag(primary_key("GET", host, path, normalize_query(query))))
+        count = await self.cache.store.purge_tags(tags, soft=soft) if tags else 0
+        return self._purged({"purged": count, "soft": soft})
+
+    @staticmethod
+    def _purged(result: dict[str, Any]) -> Answer:
+        return Answer(
+            200,
+            (("content-type", "application/json"), ("cache-control", "no-store")),
+            json.dumps(result).encode(),
+            "PASS",
+        )
+
+    @staticmethod
+    async def _send(send: Send, answer: Answer, started: float) -> None:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in downstream_headers(answer.headers)]
+        headers.append((b"content-length", str(len(answer.body)).encode()))
+        headers.append((b"x-cache", answer.x_cache.encode()))
+        if answer.age is not None:
+            headers.append((b"age", str(answer.age).encode()))
+        timing = f"edge;dur={(time.perf_counter() - started) * 1000:.1f}"
+        if answer.origin_ms is not None:
+            timing += f", origin;dur={answer.origin_ms:.1f}"
+        headers.append((b"server-timing", timing.encode()))
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})

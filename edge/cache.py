@@ -1,0 +1,233 @@
+"""The edge's cache driver: decides with `cdn.policy`, does the I/O, and handles every outcome explicitly.
+
+Outcomes, as `X-Cache` reports them: HIT (fresh), STALE (served stale: within stale-while-revalidate, soft
+purged, or the origin failed within stale-if-error/grace), REVALIDATED (a 304 from the origin refreshed it),
+MISS (fetched, and stored when storable), BYPASS (not storable: fetched for this shopper only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import assert_never
+
+from cdn import (
+    CacheRecord,
+    CacheStore,
+    Headers,
+    SingleFlight,
+    StoredResponse,
+    Verdict,
+    client_not_modified,
+    current_age,
+    evaluate,
+    freshen,
+    freshness_lifetime,
+    not_storable,
+    response_directives,
+    revalidation_headers,
+    secondary_key,
+    surrogate_tags,
+    usable_on_error,
+    vary_matches,
+    vary_names,
+    vary_values,
+)
+from edge.origin_client import Fetched, OriginClient, OriginError
+
+log = logging.getLogger("edgeshop.edge")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRequest:
+    method: str  # GET or HEAD
+    primary_key: str
+    target: str  # path and normalized query, as forwarded
+    headers: Headers  # the shopper's request headers
+    upstream_headers: Headers  # what the origin gets
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: Headers
+    body: bytes
+    x_cache: str
+    age: int | None = None
+    origin_ms: float | None = None
+
+
+class EdgeCache:
+    def __init__(
+        self, store: CacheStore, origin: OriginClient, *, grace: float, coalesce_wait: float, max_object_bytes: int
+    ) -> None:
+        self.store = store
+        self._origin = origin
+        self._grace = grace
+        self._wait = coalesce_wait
+        self._max_object = max_object_bytes
+        self._flight: SingleFlight[Fetched] = SingleFlight()
+        self._revalidating: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        # primary key -> the request headers its responses vary on, learnt from the origin
+        self._vary: dict[str, tuple[str, ...]] = {}
+
+    def _key(self, request: CacheRequest) -> str:
+        names = self._vary.get(request.primary_key, ())
+        return secondary_key(request.primary_key, vary_values(names, request.headers))
+
+    async def handle(self, request: CacheRequest) -> Answer:
+        now = time.time()
+        key = self._key(request)
+        record = await self.store.get(key, now)
+        if record is not None and not vary_matches(record.response, request.headers):
+            record = None
+        if record is None:
+            return await self._miss(request, key)
+        evaluation = evaluate(record.response, request.headers, now)
+        verdict = evaluation.verdict
+        if record.stale and verdict is Verdict.FRESH:
+            verdict = Verdict.STALE_WHILE_REVALIDATE  # soft purge: one fast stale answer while refreshing
+        match verdict:
+            case Verdict.FRESH:
+                return self._serve(request, record.response, "HIT", now)
+            case Verdict.STALE_WHILE_REVALIDATE:
+                self._revalidate_in_background(request, key, record)
+                return self._serve(request, record.response, "STALE", now)
+            case Verdict.REVALIDATE:
+                return await self._revalidate(request, key, record)
+            case _:
+                assert_never(verdict)
+
+    def _serve(self, request: CacheRequest, response: StoredResponse, x_cache: str, now: float) -> Answer:
+        age = int(current_age(response, now))
+        if client_not_modified(request.headers, response):
+            return Answer(304, _validators_only(response.headers), b"", x_cache, age)
+        body = b"" if request.method == "HEAD" else response.body
+        return Answer(response.status, response.headers, body, x_cache, age)
+
+    async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> tuple[Fetched, bool]:
+        async def go() -> Fetched:
+            return await self._origin.fetch("GET", request.target, request.upstream_headers + extra)
+
+        return await self._flight.run(key, go, wait=self._wait)
+
+    async def _miss(self, request: CacheRequest, key: str) -> Answer:
+        try:
+            fetched, led = await self._fetch(request, key)
+        except (OriginError, TimeoutError) as exc:
+            return _origin_failed(exc)
+        if not led and not self._shareable(request, fetched):
+            # Never hand one shopper's answer to another: only a storable response is shared between waiters.
+            try:
+                fetched = await self._origin.fetch("GET", request.target, request.upstream_headers)
+            except OriginError as exc:
+                return _origin_failed(exc)
+        stored = await self._store(request, fetched)
+        x_cache = "MISS" if stored else "BYPASS"
+        body = b"" if request.method == "HEAD" else fetched.body
+        return Answer(fetched.status, fetched.headers, body, x_cache, 0, fetched.duration_ms)
+
+    def _shareable(self, request: CacheRequest, fetched: Fetched) -> bool:
+        directives = response_directives(fetched.headers)
+        if not_storable("GET", request.headers, fetched.status, fetched.headers, directives) is not None:
+            return False
+        names = vary_names(fetched.headers)
+        stored = StoredResponse(fetched.status, fetched.headers, b"", 0, 0, vary_values(names, request.headers))
+        return vary_matches(stored, request.headers)
+
+    async def _store(self, request: CacheRequest, fetched: Fetched) -> bool:
+        directives = response_directives(fetched.headers)
+        if not_storable("GET", request.headers, fetched.status, fetched.headers, directives) is not None:
+            return False
+        if len(fetched.body) > self._max_object:
+            return False
+        names = vary_names(fetched.headers)
+        self._vary[request.primary_key] = names
+        response = StoredResponse(
+            status=fetched.status,
+            headers=fetched.headers,
+            body=fetched.body,
+            request_time=fetched.request_time,
+            response_time=fetched.response_time,
+            vary=vary_values(names, request.headers),
+        )
+        await self._put(request, response)
+        return True
+
+    async def _put(self, request: CacheRequest, response: StoredResponse) -> None:
+        directives = response_directives(response.headers)
+        lifetime = freshness_lifetime(response.status, response.headers, directives)
+        source = directives.targeted or directives.cache_control
+        windows = max(source.stale_while_revalidate or 0, source.stale_if_error or 0, self._grace, 0)
+        tags = (
+            url_tag(request.primary_key),
+            *surrogate_tags(v for k, v in response.headers if k in ("surrogate-key", "cache-tag")),
+        )
+        record = CacheRecord(response=response, tags=tags, expires_at=response.response_time + lifetime + windows)
+        key = secondary_key(request.primary_key, response.vary)
+        await self.store.set(key, record, time.time())
+
+    async def _revalidate(self, request: CacheRequest, key: str, record: CacheRecord) -> Answer:
+        try:
+            fetched, _ = await self._fetch(request, key, revalidation_headers(record.response))
+        except (OriginError, TimeoutError) as exc:
+            if usable_on_error(record.response, time.time(), self._grace):
+                return self._serve(request, record.response, "STALE", time.time())
+            return _origin_failed(exc)
+        if fetched.status == 304:
+            refreshed = freshen(record.response, fetched.headers, fetched.request_time, fetched.response_time)
+            await self._put(request, refreshed)
+            answer = self._serve(request, refreshed, "REVALIDATED", time.time())
+            return Answer(answer.status, answer.headers, answer.body, answer.x_cache, answer.age, fetched.duration_ms)
+        if fetched.status >= 500 and usable_on_error(record.response, time.time(), self._grace):
+            return self._serve(request, record.response, "STALE", time.time())
+        stored = await self._store(request, fetched)
+        body = b"" if request.method == "HEAD" else fetched.body
+        return Answer(fetched.status, fetched.headers, body, "MISS" if stored else "BYPASS", 0, fetched.duration_ms)
+
+    def _revalidate_in_background(self, request: CacheRequest, key: str, record: CacheRecord) -> None:
+        if key in self._revalidating:
+            return  # once per key, not once per request
+        self._revalidating.add(key)
+
+        async def refresh() -> None:
+            try:
+                await self._revalidate(request, key, record)
+            except Exception:
+                log.warning("background revalidation of %s failed", request.target, exc_info=True)
+            finally:
+                self._revalidating.discard(key)
+
+        task = asyncio.create_task(refresh())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background revalidations (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def url_tag(primary_key: str) -> str:
+    """Every variant of one URL carries this tag, so a purge by URL reaches them all without an index."""
+    return "url:" + primary_key.rsplit(":", 1)[-1]
+
+
+def _validators_only(headers: Headers) -> Headers:
+    keep = {"etag", "last-modified", "cache-control", "expires", "vary", "date", "content-location"}
+    return tuple((name, value) for name, value in headers if name in keep)
+
+
+def _origin_failed(exc: Exception) -> Answer:
+    status = 504 if isinstance(exc, TimeoutError) or "Timeout" in str(exc) else 502
+    body = (
+        b'{"type":"https://edgeshop.dev/problems/origin-unavailable","title":"The store is not answering",'
+        b'"status":%d,"detail":"please try again in a moment"}' % status
+    )
+    return Answer(status, (("content-type", "application/problem+json"), ("cache-control", "no-store")), body, "MISS")
+
+
+__all__ = ["Answer", "CacheRequest", "EdgeCache", "url_tag"]
