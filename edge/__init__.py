@@ -1,0 +1,6 @@
+"""The edge node: normalization, the HTTP cache in front of the origin, purge; talks to origins over HTTP."""
+
+from edge.app import EdgeApp
+from edge.settings import EdgeCacheSettings, EdgeSettings
+
+__all__ = ["EdgeApp", "EdgeCacheSettings", "EdgeSettings"]

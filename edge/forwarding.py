@@ -25,7 +25,8 @@ def _connection_tokens(headers: Headers) -> set[str]:
 
 def upstream_headers(headers: Headers, *, client_ip: str, scheme: str, host: str, trusted: bool) -> Headers:
     """What the origin receives: no hop-by-hop fields, forwarding fields only as the edge vouches for them."""
-    drop = HOP_BY_HOP | _connection_tokens(headers) | {"host", "content-length"}
+    # Host goes through unchanged (allow-listed before): the origin builds URLs and same-origin checks from it.
+    drop = HOP_BY_HOP | _connection_tokens(headers) | {"content-length"}
     if not trusted:
         drop |= FORWARDING
     kept = [(name, value) for name, value in headers if name not in drop]

@@ -92,7 +92,7 @@ def _default_shipping() -> list[ShippingMethod]:
 
 class OriginSettings(_Settings):
     host: str = "127.0.0.1"
-    port: int = Field(default=8787, ge=1, le=65535)
+    port: int = Field(default=8788, ge=1, le=65535)
     data_dir: str = Field(default=".edgeshop", description="embedded stores' files, relative to the config file")
     secret_key: SecretStr | None = Field(
         default=None,

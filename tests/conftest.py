@@ -58,12 +58,14 @@ def free_port() -> int:
 
 
 class LiveOrigin:
-    """A real `wrangler-py dev` process on a loopback port."""
+    """A real `wrangler-py dev` process: the origin on one loopback port (`url`), its edge on another."""
 
     def __init__(self, config_path: Path) -> None:
         self.config_path = config_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.edge_port = free_port()
+        self.edge_url = f"http://127.0.0.1:{self.edge_port}"
         self.data_dir = config_path.parent / "data"
         self._log = (config_path.parent / "origin.log").open("w")
         self.process = subprocess.Popen(
@@ -74,8 +76,10 @@ class LiveOrigin:
                 "--config",
                 str(config_path),
                 "dev",
-                "--port",
+                "--origin-port",
                 str(self.port),
+                "--port",
+                str(self.edge_port),
                 "--log-level",
                 "warning",
             ],
@@ -90,7 +94,8 @@ class LiveOrigin:
             if self.process.poll() is not None:
                 raise RuntimeError(f"origin exited: {(self.config_path.parent / 'origin.log').read_text()}")
             try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                ready = httpx.get(self.url + "/readyz", timeout=1).status_code == 200
+                if ready and httpx.get(self.edge_url + "/healthz", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -76,16 +76,75 @@ def cmd_search_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
+    """The origin and an edge in front of it, in one process: what `make run` starts."""
+    import asyncio
+
     import uvicorn
 
+    from edge import EdgeApp
     from wrangler_py.apps import build_origin_app
 
     loaded = _load(args)
-    host = args.host or loaded.config.origin.host
-    port = args.port or loaded.config.origin.port
-    app = build_origin_app(loaded)
-    print(f"edgeshop: {loaded.config.storefront.name} at http://{host}:{port}/  (Ctrl-C stops)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=args.access_log)
+    cfg = loaded.config
+    origin_port = args.origin_port or cfg.origin.port
+    edge_port = args.port or cfg.edge.port
+    edge_settings = cfg.edge.model_copy(update={"origin": f"http://{cfg.origin.host}:{origin_port}"})
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                build_origin_app(loaded),
+                host=cfg.origin.host,
+                port=origin_port,
+                log_level=args.log_level,
+                access_log=args.access_log,
+                lifespan="on",
+            )
+        ),
+        uvicorn.Server(
+            uvicorn.Config(
+                EdgeApp(edge_settings),
+                host=args.host or cfg.edge.host,
+                port=edge_port,
+                log_level=args.log_level,
+                access_log=args.access_log,
+                lifespan="on",
+                # The edge relays the origin's Date and Server; uvicorn's own would duplicate them.
+                date_header=False,
+                server_header=False,
+            )
+        ),
+    ]
+    host = args.host or cfg.edge.host
+    print(
+        f"edgeshop: {cfg.storefront.name} at http://{host}:{edge_port}/  "
+        f"(edge; origin on :{origin_port})  Ctrl-C stops",
+        flush=True,
+    )
+
+    async def serve() -> None:
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_edge(args: argparse.Namespace) -> int:
+    """An edge on its own in front of any HTTP origin."""
+    import uvicorn
+
+    from edge import EdgeApp, EdgeSettings
+
+    settings = _load(args).config.edge if Path(args.config).is_file() else EdgeSettings()
+    settings = settings.model_copy(update={"origin": args.origin, "port": args.port or settings.port})
+    print(f"edge: http://{args.host or settings.host}:{settings.port}/ -> {args.origin}", flush=True)
+    uvicorn.run(
+        EdgeApp(settings),
+        host=args.host or settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        date_header=False,
+        server_header=False,
+    )
     return 0
 
 
@@ -108,18 +167,27 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_search_reindex
     )
 
-    dev = sub.add_parser("dev", help="run the store locally")
-    dev.add_argument("--host", default=None)
-    dev.add_argument("--port", type=int, default=None)
+    dev = sub.add_parser("dev", help="run the store locally: the origin and an edge in front of it")
+    dev.add_argument("--host", default=None, help="edge address (default: edge.host)")
+    dev.add_argument("--port", type=int, default=None, help="edge port (default: edge.port)")
+    dev.add_argument("--origin-port", type=int, default=None, help="origin port (default: origin.port)")
     dev.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     dev.add_argument("--access-log", action="store_true", help="log every request")
     dev.set_defaults(func=cmd_dev)
+
+    edge = sub.add_parser("edge", help="run an edge in front of any HTTP origin")
+    edge.add_argument("--origin", required=True, help="origin base URL, e.g. http://127.0.0.1:8000")
+    edge.add_argument("--host", default=None)
+    edge.add_argument("--port", type=int, default=None)
+    edge.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    edge.set_defaults(func=cmd_edge)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per proxied request is the access log's job
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -18,6 +18,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from connectors import VENDOR_SETTINGS, ConnectorsSettings
+from edge import EdgeSettings
 from origin import Market, OriginSettings, check_markets, default_markets
 from storefront import StorefrontSettings
 
@@ -31,6 +32,7 @@ class WranglerConfig(BaseModel):
     name: str = Field(default="edgeshop", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     default_market: str = "us"
     markets: list[Market] = Field(default_factory=default_markets)
+    edge: EdgeSettings = EdgeSettings()
     origin: OriginSettings = OriginSettings()
     storefront: StorefrontSettings = StorefrontSettings()
     connectors: ConnectorsSettings = ConnectorsSettings()

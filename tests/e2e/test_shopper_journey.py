@@ -114,7 +114,7 @@ def test_browse_choose_add_search_and_pay(page: Page, live_origin: Callable[...,
     pick = pick_product(origin)
     product = pick["product"]
 
-    page.goto(origin.url + "/")
+    page.goto(origin.edge_url + "/")  # as a shopper does: through the edge, which caches the shared pages
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     page.locator("nav").get_by_role("link", name=pick["top"]["name"], exact=True).first.click()
     expect(page).to_have_url(re.compile(f"/c/{pick['top']['slug']}"))
@@ -172,6 +172,8 @@ def test_browse_choose_add_search_and_pay(page: Page, live_origin: Callable[...,
             (order_id,),
         ).fetchone()
     assert (status, quantity) == ("captured", 2)
+    # the shared product page the shopper saw is now served by the edge from its cache
+    assert httpx.get(f"{origin.edge_url}/p/{product['handle']}").headers["x-cache"] in ("HIT", "STALE")
 
 
 def test_a_declined_card_shows_an_error_and_creates_no_order(

@@ -28,7 +28,7 @@ def test_the_repository_config_is_valid() -> None:
 
 def test_empty_file_gives_the_defaults() -> None:
     config = parse_config("", Path("wrangler.toml"), {})
-    assert config.default_market == "us" and config.origin.port == 8787
+    assert config.default_market == "us" and config.edge.port == 8787 and config.origin.port == 8788
 
 
 def test_every_problem_is_reported_with_path_and_fix() -> None:
