@@ -22,6 +22,7 @@ from cdn.policy import (
     vary_names,
     vary_values,
 )
+from cdn.purge_bus import Purge, PurgeBus
 from cdn.stores.base import CacheRecord, CacheStore
 from cdn.stores.memory import MemoryStore
 from cdn.stores.redis import RedisStore, connect_redis
@@ -35,6 +36,8 @@ __all__ = [
     "Headers",
     "MemoryStore",
     "NotStored",
+    "Purge",
+    "PurgeBus",
     "RedisStore",
     "SingleFlight",
     "StoredResponse",

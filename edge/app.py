@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from ipaddress import ip_address
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
 from cdn import (
+    CacheStore,
     Headers,
     MemoryStore,
+    Purge,
+    PurgeBus,
     RedisStore,
     TieredStore,
     connect_redis,
@@ -42,7 +50,9 @@ def _problem(status: int, title: str, detail: str) -> Answer:
 
 
 class EdgeApp:
-    def __init__(self, settings: EdgeSettings, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, settings: EdgeSettings, *, http: httpx.AsyncClient | None = None, node_id: str | None = None
+    ) -> None:
         self.settings = settings
         self._http = http or httpx.AsyncClient(
             base_url=str(settings.origin).rstrip("/"),
@@ -50,8 +60,21 @@ class EdgeApp:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             follow_redirects=False,
         )
-        l1 = MemoryStore(settings.cache.l1_max_bytes)
-        store = TieredStore(l1, RedisStore(connect_redis(settings.redis_url))) if settings.redis_url else l1
+        self.l1 = MemoryStore(settings.cache.l1_max_bytes)
+        store: CacheStore = self.l1
+        self.bus: PurgeBus | None = None
+        self._redis: list[Redis] = []
+        if settings.redis_url:
+            l2_client = connect_redis(settings.redis_url)
+            store = TieredStore(self.l1, RedisStore(l2_client, prefix=settings.redis_prefix))
+            self.bus = PurgeBus(
+                redis=Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0)),
+                node=node_id or secrets.token_hex(6),
+                apply_locally=self._purge_l1,
+                prefix=settings.redis_prefix,
+                max_lag=settings.max_purge_lag_seconds,
+            )
+            self._redis = [l2_client, self.bus.redis]
         self.origin = OriginClient(self._http)
         self.cache = EdgeCache(
             store,
@@ -59,6 +82,7 @@ class EdgeApp:
             grace=settings.cache.grace_seconds,
             coalesce_wait=settings.cache.coalesce_wait_seconds,
             max_object_bytes=settings.cache.max_object_bytes,
+            trusted_since=self.bus.trusted_since if self.bus else (lambda now: 0.0),
         )
         self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
         self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
@@ -80,12 +104,30 @@ class EdgeApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.stop()
                 await self.cache.drain()
                 await self._http.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def start(self) -> None:
+        if self.bus is not None:
+            self.bus.start()
+
+    async def stop(self) -> None:
+        if self.bus is not None:
+            await self.bus.stop()
+        for client in self._redis:
+            await client.aclose()
+
+    async def _purge_l1(self, purge: Purge) -> None:
+        if purge.everything:
+            await self.l1.clear()
+        else:
+            await self.l1.purge_tags(purge.tags, soft=purge.soft)
 
     def _trusted(self, peer: str) -> bool:
         try:
@@ -167,14 +209,22 @@ class EdgeApp:
             soft = bool(order.get("soft", False))
         except (ValueError, AttributeError, TypeError):
             return _problem(400, "Bad purge request", 'send {"tags": [...], "urls": [...], "soft": false}')
-        if order.get("all"):
-            await self.cache.store.clear()
-            return self._purged({"all": True})
+        everything = bool(order.get("all"))
         for url in urls:
             path, _, query = url.partition("?")
             tags.append(url_tag(primary_key("GET", host, path, normalize_query(query))))
-        count = await self.cache.store.purge_tags(tags, soft=soft) if tags else 0
-        return self._purged({"purged": count, "soft": soft})
+        try:
+            if everything:
+                await self.cache.store.clear()
+                count = -1
+            else:
+                count = await self.cache.store.purge_tags(tags, soft=soft) if tags else 0
+            if self.bus is not None:
+                await self.bus.publish(Purge(tuple(tags), soft, everything))
+        except RedisError:
+            # This node is purged; the others may not be. Say so, so the caller retries.
+            return _problem(503, "Purge not announced", "purged on this node only; Redis is unavailable, retry")
+        return self._purged({"all": True} if everything else {"purged": count, "soft": soft})
 
     @staticmethod
     def _purged(result: dict[str, Any]) -> Answer:

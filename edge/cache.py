@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -61,9 +62,18 @@ class Answer:
 
 class EdgeCache:
     def __init__(
-        self, store: CacheStore, origin: OriginClient, *, grace: float, coalesce_wait: float, max_object_bytes: int
+        self,
+        store: CacheStore,
+        origin: OriginClient,
+        *,
+        grace: float,
+        coalesce_wait: float,
+        max_object_bytes: int,
+        trusted_since: Callable[[float], float] = lambda now: 0.0,
     ) -> None:
         self.store = store
+        # Records fetched before this moment may have missed a purge (the purge bus is down): not served.
+        self._trusted_since = trusted_since
         self._origin = origin
         self._grace = grace
         self._wait = coalesce_wait
@@ -82,7 +92,10 @@ class EdgeCache:
         now = time.time()
         key = self._key(request)
         record = await self.store.get(key, now)
-        if record is not None and not vary_matches(record.response, request.headers):
+        if record is not None and (
+            not vary_matches(record.response, request.headers)
+            or record.response.response_time < self._trusted_since(now)
+        ):
             record = None
         if record is None:
             return await self._miss(request, key)

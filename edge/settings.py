@@ -30,5 +30,9 @@ class EdgeSettings(BaseModel):
         default_factory=list, description="peers whose X-Forwarded-* headers are believed"
     )
     redis_url: str | None = Field(default=None, description="shared L2 cache and purge bus; none: L1 only")
+    redis_prefix: str = Field(default="", description="namespace for every key and channel in that Redis")
+    max_purge_lag_seconds: float = Field(
+        default=5.0, gt=0, description="longest a node that lost the purge bus may serve what it cached"
+    )
     purge_token: SecretStr | None = Field(default=None, description='bearer token for POST /_edge/purge ("env:NAME")')
     cache: EdgeCacheSettings = EdgeCacheSettings()
