@@ -7,6 +7,7 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookiejar import CookieJar
 from ipaddress import ip_address
 from typing import Any
 
@@ -44,6 +45,16 @@ PURGE_PATH = "/_edge/purge"
 MAX_REQUEST_BODY = 10 * 2**20
 
 
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing (httpx uses a CookieJar given to it as is)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
 def _problem(status: int, title: str, detail: str) -> Answer:
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
     return Answer(status, (("content-type", "application/problem+json"), ("cache-control", "no-store")), body, "PASS")
@@ -60,6 +71,8 @@ class EdgeApp:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             follow_redirects=False,
         )
+        # A proxy must not have a cookie jar: one shopper's Set-Cookie would ride along on every later request.
+        self._http.cookies = _NoCookies()  # type: ignore[assignment]
         self.l1 = MemoryStore(settings.cache.l1_max_bytes)
         store: CacheStore = self.l1
         self.bus: PurgeBus | None = None

@@ -116,8 +116,8 @@ class LiveOrigin:
 def live_origin(tmp_path: Path) -> Iterator[Callable[..., LiveOrigin]]:
     started: list[LiveOrigin] = []
 
-    def start(*, seed_products: int = 60, prepare: Callable[[Path], None] | None = None) -> LiveOrigin:
-        config_path = write_config(tmp_path / f"live{len(started)}", seed_products=seed_products)
+    def start(*, seed_products: int = 60, prepare: Callable[[Path], None] | None = None, extra: str = "") -> LiveOrigin:
+        config_path = write_config(tmp_path / f"live{len(started)}", seed_products=seed_products, extra=extra)
         if prepare is not None:
             prepare(config_path)
         origin = LiveOrigin(config_path)

@@ -148,6 +148,36 @@ def cmd_edge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Purge the edge cache by tag or URL through an edge node's purge endpoint (which tells every node)."""
+    import httpx
+
+    cfg = _load(args).config.edge
+    if cfg.purge_token is None:
+        print('error: edge.purge_token is not set in the config; set it to "env:NAME" and export NAME', file=sys.stderr)
+        return 1
+    if not (args.tag or args.url or args.all):
+        print("error: name what to purge: --tag T, --url /path, or --all", file=sys.stderr)
+        return 1
+    edge_url = args.edge or f"http://{cfg.host}:{cfg.port}"
+    body = {"tags": args.tag, "urls": args.url, "soft": args.soft, "all": args.all}
+    try:
+        response = httpx.post(
+            edge_url + "/_edge/purge",
+            json=body,
+            headers={"authorization": f"Bearer {cfg.purge_token.get_secret_value()}"},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        print(f"error: could not reach the edge at {edge_url}: {exc}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        print(f"error: the edge answered {response.status_code}: {response.text}", file=sys.stderr)
+        return 1
+    print(f"purged: {response.json()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wrangler-py", description="Build, run and ship an edgeshop store.")
     parser.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="path to wrangler.toml (default: %(default)s)")
@@ -174,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     dev.add_argument("--access-log", action="store_true", help="log every request")
     dev.set_defaults(func=cmd_dev)
+
+    purge = sub.add_parser("purge", help="purge the edge cache by tag or URL (every node)")
+    purge.add_argument("--tag", action="append", default=[], help="surrogate key, repeatable (product:42)")
+    purge.add_argument("--url", action="append", default=[], help="path and query, repeatable (/p/boot)")
+    purge.add_argument("--all", action="store_true", help="everything")
+    purge.add_argument("--soft", action="store_true", help="mark stale (served once while refreshing)")
+    purge.add_argument("--edge", default=None, help="edge base URL (default: from edge.host and edge.port)")
+    purge.set_defaults(func=cmd_purge)
 
     edge = sub.add_parser("edge", help="run an edge in front of any HTTP origin")
     edge.add_argument("--origin", required=True, help="origin base URL, e.g. http://127.0.0.1:8000")

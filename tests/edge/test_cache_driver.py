@@ -139,3 +139,10 @@ async def test_purge_by_url(edge: httpx.AsyncClient, origin: FakeOrigin) -> None
     await edge.get("/page?b=1&a=2")
     await edge.post("/_edge/purge", json={"urls": ["/page?a=2&b=1"]}, headers={"authorization": "Bearer s3cret"})
     assert (await edge.get("/page?a=2&b=1")).headers["x-cache"] == "MISS"
+
+
+async def test_the_edge_never_carries_one_shoppers_cookie_to_the_next(edge: httpx.AsyncClient) -> None:
+    await edge.get("/cookie")  # the origin sets sid for this shopper
+    edge.cookies.clear()  # the next request is another shopper, without cookies
+    seen = (await edge.get("/echo")).json()["headers"]
+    assert "cookie" not in seen
