@@ -14,6 +14,7 @@ from connectors.commerce.base import (
     ProductImage,
     ProductPage,
     ProductSort,
+    ProductUpdate,
     Variant,
     VariantQuote,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "ProductImage",
     "ProductPage",
     "ProductSort",
+    "ProductUpdate",
     "SearchDocument",
     "SearchHit",
     "SearchProvider",

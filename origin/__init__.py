@@ -35,6 +35,7 @@ from origin.markets import MARKET_HEADER, MarketResolver
 from origin.media import media_routes
 from origin.pricing import compute_totals, shipping_price
 from origin.problems import problem
+from origin.purging import EdgePurger, NoPurger, Purger
 from origin.settings import Market, OriginSettings, check_markets, default_markets
 from origin.store import Store, build_store
 
@@ -52,18 +53,21 @@ __all__ = [
     "ConnectorError",
     "ContentEntry",
     "DomainError",
+    "EdgePurger",
     "FacetValue",
     "Forbidden",
     "InvalidRequest",
     "Market",
     "MarketResolver",
     "Money",
+    "NoPurger",
     "NotFound",
     "OriginSettings",
     "OutOfStockConflict",
     "PaymentFailed",
     "PricedCart",
     "Product",
+    "Purger",
     "ResourceNotFound",
     "SearchHit",
     "SearchQuery",

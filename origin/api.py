@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors import ConnectorError, SearchQuery
+from connectors import ConnectorError, NotFound, ProductUpdate, SearchQuery, VendorRejected
 from origin.api_models import (
     AddLineBody,
     CartOut,
@@ -21,7 +22,7 @@ from origin.api_models import (
     UpdateLineBody,
 )
 from origin.checkout import CheckoutBody
-from origin.errors import DomainError, InvalidRequest
+from origin.errors import DomainError, InvalidRequest, ResourceNotFound
 from origin.markets import MARKET_HEADER
 from origin.openapi import openapi_document
 from origin.problems import from_connector_error, from_domain_error, from_validation_error, problem
@@ -111,6 +112,7 @@ class Api:
             Route("/api/carts/{cart_id}/lines/{line_id}", self.remove_line, methods=["DELETE"]),
             Route("/api/checkout", self.checkout, methods=["POST"]),
             Route("/api/orders/{order_id}", self.order, methods=["GET"]),
+            Route("/api/admin/products/{product_id:int}", self.update_product, methods=["PUT", "PATCH"]),
         ]
         self._openapi: bytes | None = None
 
@@ -243,10 +245,38 @@ class Api:
         response.headers["Location"] = f"/api/orders/{result.order.id}"
         return response
 
+    def _require_admin(self, request: Request) -> None:
+        token = self.store.settings.admin_token
+        if token is None:
+            raise ResourceNotFound("the admin API is off: set origin.admin_token to turn it on")
+        supplied = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(supplied.encode(), token.get_secret_value().encode()):
+            raise Unauthorized("send the admin token as Authorization: Bearer <token>")
+
+    async def update_product(self, request: Request) -> Response:
+        """A merchant's edit; the search index and every edge node learn about it at once."""
+        self._require_admin(request)
+        update = await parse_json(request, ProductUpdate)
+        product_id = request.path_params["product_id"]
+        try:
+            record = await self.store.connectors.commerce.update_product(product_id, update)
+        except NotFound as exc:
+            raise ResourceNotFound(f"no product {product_id}") from exc
+        except VendorRejected as exc:
+            raise InvalidRequest(str(exc)) from exc
+        await self.store.events.products_changed([record.id])
+        return self.store.responses.private_json(record.model_dump(mode="json"))
+
     async def order(self, request: Request) -> Response:
         token = request.query_params.get("token") or request.headers.get("x-order-token")
         order = await self.store.checkout.get_order(request.path_params["order_id"], token)
         return self.store.responses.private_json(OrderOut.of(order).model_dump(mode="json"))
+
+
+class Unauthorized(DomainError):
+    status = 401
+    type_slug = "unauthorized"
+    title = "Unauthorized"
 
 
 def api_problem_handlers() -> dict[Any, Any]:

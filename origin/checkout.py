@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -48,6 +49,9 @@ from origin.errors import (
     ResourceNotFound,
     TryAgain,
 )
+from origin.events import CatalogEvents
+
+log = logging.getLogger("edgeshop.origin")
 
 # A claim on a cart that old is from a crashed attempt: the next attempt settles it and takes over.
 CHECKOUT_LEASE_SECONDS = 120
@@ -142,8 +146,14 @@ def token_hash(token: str) -> str:
 
 class CheckoutService:
     def __init__(
-        self, carts: CartService, backend: CommerceBackend, payments: PaymentProvider, secret_key: bytes
+        self,
+        carts: CartService,
+        backend: CommerceBackend,
+        payments: PaymentProvider,
+        secret_key: bytes,
+        events: CatalogEvents | None = None,
     ) -> None:
+        self._events = events
         self._carts = carts
         self._backend = backend
         self._payments = payments
@@ -185,7 +195,19 @@ class CheckoutService:
             await self._release(cart.id, key)  # _pay voided the order: nothing is held, nothing was charged
             raise
         await self._complete(cart.id, key, order.id)
+        await self._stock_changed(order)
         return CheckoutResult(order=order, order_token=self._order_token(cart.id, key))
+
+    async def _stock_changed(self, order: Order) -> None:
+        """Product pages show stock: after a sale the edge must forget them. Never fails the checkout."""
+        if self._events is None:
+            return
+        try:
+            price_list = self._carts.market_by_id(order.market).price_list
+            quotes = await self._backend.quote_variants([ln.variant_id for ln in order.lines], price_list=price_list)
+            await self._events.products_changed([q.product_id for q in quotes.values()])
+        except Exception:
+            log.warning("could not announce the stock change of order %s", order.id, exc_info=True)
 
     # -- the cart's checkout state ------------------------------------------------------------------------------
     # A cart is claimed by one Idempotency-Key at a time. The order placed for it is attached to the cart

@@ -100,6 +100,9 @@ class OriginSettings(_Settings):
     )
     shipping_methods: list[ShippingMethod] = Field(default_factory=_default_shipping)
     cache: CacheHeaderSettings = CacheHeaderSettings()
+    admin_token: SecretStr | None = Field(
+        default=None, description='bearer token of the admin API (/api/admin/...), as "env:NAME"; unset: no admin API'
+    )
     seed_products: int = Field(default=200, ge=0, description="catalog size seeded on first start when empty")
     cart_ttl_days: int = Field(default=30, ge=1)
 

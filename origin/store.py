@@ -8,7 +8,9 @@ from connectors import Connectors
 from origin.carts import CartService, CartStore
 from origin.catalog import CatalogService
 from origin.checkout import CheckoutService
+from origin.events import CatalogEvents
 from origin.markets import MarketResolver
+from origin.purging import NoPurger, Purger
 from origin.responses import ResponseFactory
 from origin.settings import OriginSettings
 
@@ -23,6 +25,7 @@ class Store:
     checkout: CheckoutService
     responses: ResponseFactory
     secret_key: bytes
+    events: CatalogEvents
 
 
 def build_store(
@@ -31,15 +34,18 @@ def build_store(
     connectors: Connectors,
     cart_store: CartStore,
     secret_key: bytes,
+    purger: Purger | None = None,
 ) -> Store:
     carts = CartService(cart_store, connectors.commerce, markets, settings)
+    events = CatalogEvents(connectors.commerce, connectors.search, purger or NoPurger())
     return Store(
         settings=settings,
         connectors=connectors,
         markets=markets,
         catalog=CatalogService(connectors.commerce, connectors.search),
         carts=carts,
-        checkout=CheckoutService(carts, connectors.commerce, connectors.payments, secret_key),
+        checkout=CheckoutService(carts, connectors.commerce, connectors.payments, secret_key, events),
         responses=ResponseFactory(settings.cache),
         secret_key=secret_key,
+        events=events,
     )

@@ -23,7 +23,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def write_config(folder: Path, *, seed_products: int = 60, extra: str = "") -> Path:
+def write_config(folder: Path, *, seed_products: int = 60, extra: str = "", origin_extra: str = "") -> Path:
     """A wrangler.toml whose data lives in `folder` and whose CMS content is the repo's demo content."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "wrangler.toml"
@@ -33,6 +33,7 @@ name = "test-store"
 [origin]
 data_dir = "data"
 seed_products = {seed_products}
+{origin_extra}
 [connectors.cms]
 vendor = "builtin"
 path = "{(REPO / "content").as_posix()}"
@@ -45,8 +46,9 @@ path = "{(REPO / "content").as_posix()}"
 
 @pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., LoadedConfig]:
-    def make(*, seed_products: int = 60, extra: str = "", name: str = "store") -> LoadedConfig:
-        return load_config(write_config(tmp_path / name, seed_products=seed_products, extra=extra), environ={})
+    def make(*, seed_products: int = 60, extra: str = "", origin_extra: str = "", name: str = "store") -> LoadedConfig:
+        path = write_config(tmp_path / name, seed_products=seed_products, extra=extra, origin_extra=origin_extra)
+        return load_config(path, environ=os.environ)
 
     return make
 
@@ -116,8 +118,15 @@ class LiveOrigin:
 def live_origin(tmp_path: Path) -> Iterator[Callable[..., LiveOrigin]]:
     started: list[LiveOrigin] = []
 
-    def start(*, seed_products: int = 60, prepare: Callable[[Path], None] | None = None, extra: str = "") -> LiveOrigin:
-        config_path = write_config(tmp_path / f"live{len(started)}", seed_products=seed_products, extra=extra)
+    def start(
+        *,
+        seed_products: int = 60,
+        prepare: Callable[[Path], None] | None = None,
+        extra: str = "",
+        origin_extra: str = "",
+    ) -> LiveOrigin:
+        folder = tmp_path / f"live{len(started)}"
+        config_path = write_config(folder, seed_products=seed_products, extra=extra, origin_extra=origin_extra)
         if prepare is not None:
             prepare(config_path)
         origin = LiveOrigin(config_path)

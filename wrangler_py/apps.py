@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
+import httpx
 from starlette.applications import Starlette
 
 from connectors import BuiltinCommerce, BuiltinSearch, Connectors, SearchQuery, build_connectors
 from origin import (
     Api,
+    EdgePurger,
     MarketResolver,
     SqliteCartStore,
     Store,
@@ -56,16 +58,27 @@ async def prepare_embedded_data(connectors: Connectors, products: int, price_lis
     return ""
 
 
-def build_store_from_config(loaded: LoadedConfig) -> Store:
+def build_store_from_config(loaded: LoadedConfig, *, edge_url: str | None = None) -> Store:
     cfg = loaded.config
     connectors = build_connectors(cfg.connectors, data_dir=loaded.data_dir, project_dir=loaded.project_dir)
     cart_store = SqliteCartStore(str(loaded.data_dir / "carts.sqlite3"), ttl_seconds=cfg.origin.cart_ttl_days * 86_400)
     markets = MarketResolver(cfg.markets, cfg.default_market)
-    return build_store(cfg.origin, markets, connectors, cart_store, secret_key(loaded))
+    return build_store(
+        cfg.origin, markets, connectors, cart_store, secret_key(loaded), purger=edge_purger(loaded, edge_url)
+    )
 
 
-def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None) -> Starlette:
-    store = store or build_store_from_config(loaded)
+def edge_purger(loaded: LoadedConfig, edge_url: str | None = None) -> EdgePurger | None:
+    """Purges go to one edge node (`edge_url`, default from the config), which fans them out over the bus."""
+    edge = loaded.config.edge
+    if edge.purge_token is None:
+        return None
+    base = edge_url or f"http://{edge.host}:{edge.port}"
+    return EdgePurger(httpx.AsyncClient(), base + "/_edge/purge", edge.purge_token.get_secret_value())
+
+
+def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None, edge_url: str | None = None) -> Starlette:
+    store = store or build_store_from_config(loaded, edge_url=edge_url)
     api = Api(store)
 
     @asynccontextmanager

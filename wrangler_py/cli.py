@@ -92,7 +92,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     servers = [
         uvicorn.Server(
             uvicorn.Config(
-                build_origin_app(loaded),
+                build_origin_app(loaded, edge_url=f"http://{args.host or cfg.edge.host}:{edge_port}"),
                 host=cfg.origin.host,
                 port=origin_port,
                 log_level=args.log_level,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.money import Money
 
@@ -167,6 +167,19 @@ class Order(_Model):
     created_at: datetime
 
 
+class ProductUpdate(_Model):
+    """A merchant's edit of one product; absent fields stay as they are. Amounts are minor units."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    # price list -> variant id -> amount
+    prices: dict[str, dict[int, Annotated[int, Field(ge=0, le=10**12)]]] = Field(default_factory=dict)
+    # variant id -> units on hand
+    stock: dict[int, Annotated[int, Field(ge=0, le=10**9)]] = Field(default_factory=dict)
+
+
 class CommerceBackend(Protocol):
     vendor: str
 
@@ -192,6 +205,10 @@ class CommerceBackend(Protocol):
 
     async def catalog_batch(self, *, after_id: int = 0, limit: int = 500) -> list[CatalogRecord]:
         """Products with id > after_id in id order; an empty list ends a scan."""
+        ...
+
+    async def update_product(self, product_id: int, update: ProductUpdate) -> CatalogRecord:
+        """Apply a merchant's edit; raises NotFound, or VendorRejected (e.g. stock below what is reserved)."""
         ...
 
     async def place_order(self, draft: OrderDraft) -> Order:

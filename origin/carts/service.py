@@ -58,8 +58,11 @@ class CartService:
         self._settings = settings
 
     def market_of(self, cart: Cart) -> Market:
+        return self.market_by_id(cart.market)
+
+    def market_by_id(self, market_id: str) -> Market:
         # A market removed from config after the cart was made: price it in the default market.
-        return self._markets.get(cart.market) or self._markets.default
+        return self._markets.get(market_id) or self._markets.default
 
     async def create(self, market: Market) -> Cart:
         cart = Cart(id=new_cart_id(), market=market.id)

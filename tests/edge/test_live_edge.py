@@ -13,12 +13,18 @@ import pytest
 from tests.conftest import LiveOrigin
 
 TOKEN = "edge-purge-token-for-tests"
+ADMIN = "admin-token-for-tests"
 
 
 @pytest.fixture
 def store(live_origin: Callable[..., LiveOrigin], monkeypatch: pytest.MonkeyPatch) -> LiveOrigin:
     monkeypatch.setenv("EDGESHOP_PURGE_TOKEN", TOKEN)
-    return live_origin(seed_products=20, extra='[edge]\npurge_token = "env:EDGESHOP_PURGE_TOKEN"\n')
+    monkeypatch.setenv("EDGESHOP_ADMIN_TOKEN", ADMIN)
+    return live_origin(
+        seed_products=20,
+        extra='[edge]\npurge_token = "env:EDGESHOP_PURGE_TOKEN"\n',
+        origin_extra='admin_token = "env:EDGESHOP_ADMIN_TOKEN"',
+    )
 
 
 def test_shared_pages_are_cached_and_wrangler_purge_clears_them(store: LiveOrigin) -> None:
@@ -60,3 +66,18 @@ def test_forwarded_host_from_a_shopper_never_changes_what_others_get(store: Live
     poisoned = httpx.get(store.edge_url + "/", headers={"x-forwarded-host": "evil.example"})
     clean = httpx.get(store.edge_url + "/")
     assert "evil.example" not in poisoned.text and "evil.example" not in clean.text
+
+
+def test_a_merchants_edit_is_fresh_at_the_edge_at_once(store: LiveOrigin) -> None:
+    product = httpx.get(store.url + "/api/products", params={"per_page": 1}).json()["items"][0]
+    page = f"{store.edge_url}/p/{product['handle']}"
+    httpx.get(page)
+    assert httpx.get(page).headers["x-cache"] == "HIT"
+    edit = httpx.put(
+        f"{store.url}/api/admin/products/{product['id']}",
+        json={"title": "Freshly Renamed Anorak"},
+        headers={"authorization": f"Bearer {ADMIN}"},
+    )
+    assert edit.status_code == 200
+    fresh = httpx.get(page)  # the origin purged the edge before answering the merchant
+    assert fresh.headers["x-cache"] == "MISS" and "Freshly Renamed Anorak" in fresh.text

@@ -21,12 +21,13 @@ from connectors.commerce.base import (
     ProductOption,
     ProductPage,
     ProductSort,
+    ProductUpdate,
     Variant,
     VariantQuote,
 )
 from connectors.commerce.builtin.schema import create_schema
 from connectors.commerce.builtin.seed import PRICE_LISTS, SeedSummary, seed_catalog
-from connectors.errors import IdempotencyConflict, NotFound, OutOfStock, VendorMisconfigured
+from connectors.errors import IdempotencyConflict, NotFound, OutOfStock, VendorMisconfigured, VendorRejected
 from connectors.money import Money
 from connectors.sqlite import SqliteDatabase
 
@@ -336,6 +337,43 @@ class BuiltinCommerce:
 
     async def catalog_batch(self, *, after_id: int = 0, limit: int = 500) -> list[CatalogRecord]:
         return await self._db.run(self._catalog_batch, after_id, limit)
+
+    def _update_product(self, product_id: int, update: ProductUpdate) -> CatalogRecord:
+        now = int(time.time())
+        with self._db.write() as conn:
+            if conn.execute("SELECT 1 FROM products WHERE id = ?", (product_id,)).fetchone() is None:
+                raise NotFound(f"no product {product_id}")
+            variants = {row[0] for row in conn.execute("SELECT id FROM variants WHERE product_id = ?", (product_id,))}
+            unknown = sorted((set(update.stock) | {v for pl in update.prices.values() for v in pl}) - variants)
+            if unknown:
+                raise VendorRejected(f"variants {unknown} do not belong to product {product_id}")
+            for price_list in update.prices:
+                self._currency(price_list)
+            if update.title is not None:
+                conn.execute("UPDATE products SET title = ? WHERE id = ?", (update.title, product_id))
+            if update.description is not None:
+                conn.execute("UPDATE products SET description = ? WHERE id = ?", (update.description, product_id))
+            for price_list, amounts in update.prices.items():
+                conn.executemany(
+                    "UPDATE prices SET amount = ?, compare_at = NULL WHERE variant_id = ? AND price_list = ?",
+                    [(amount, variant_id, price_list) for variant_id, amount in amounts.items()],
+                )
+                conn.execute(
+                    "UPDATE product_prices SET min_amount = (SELECT MIN(pr.amount) FROM prices pr JOIN variants v"
+                    " ON v.id = pr.variant_id WHERE v.product_id = ? AND pr.price_list = ?)"
+                    " WHERE product_id = ? AND price_list = ?",
+                    (product_id, price_list, product_id, price_list),
+                )
+            for variant_id, on_hand in update.stock.items():
+                reserved = conn.execute("SELECT reserved FROM inventory WHERE variant_id = ?", (variant_id,)).fetchone()
+                if reserved is not None and on_hand < reserved[0]:
+                    raise VendorRejected(f"variant {variant_id} has {reserved[0]} units reserved by open checkouts")
+                conn.execute("UPDATE inventory SET on_hand = ? WHERE variant_id = ?", (on_hand, variant_id))
+            conn.execute("UPDATE products SET updated_at = ? WHERE id = ?", (now, product_id))
+        return self._catalog_batch(product_id - 1, 1)[0]
+
+    async def update_product(self, product_id: int, update: ProductUpdate) -> CatalogRecord:
+        return await self._db.run(self._update_product, product_id, update)
 
     # -- orders -----------------------------------------------------------------------------------------------
 

@@ -1,0 +1,28 @@
+"""What follows a catalog change: the search index is updated and the edge forgets the affected pages."""
+
+from __future__ import annotations
+
+from connectors import CommerceBackend, SearchProvider
+from origin.catalog import build_tree
+from origin.indexing import to_document
+from origin.purging import Purger
+
+
+class CatalogEvents:
+    def __init__(self, backend: CommerceBackend, search: SearchProvider, purger: Purger) -> None:
+        self._backend = backend
+        self._search = search
+        self._purger = purger
+
+    async def products_changed(self, product_ids: list[int]) -> None:
+        tree = build_tree(await self._backend.list_categories())
+        documents, tags = [], []
+        for product_id in sorted(set(product_ids)):
+            batch = await self._backend.catalog_batch(after_id=product_id - 1, limit=1)
+            if batch and batch[0].id == product_id:
+                record = batch[0]
+                documents.append(to_document(record, tree))
+                tags += [f"product:{record.id}", f"category:{record.category_id}"]
+        if documents:
+            await self._search.index_documents(documents)
+            await self._purger.purge([*dict.fromkeys(tags), "search"])
