@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 from cdn.cache_control import INVALID, CacheControl, parse_cache_control
+from cdn.headers import if_none_match_hits
 from cdn.messages import Headers, StoredResponse, header, header_lines
 
 # RFC 9111 §4.2.2: status codes that are heuristically cacheable (RFC 9110 §15.1).
@@ -269,19 +270,12 @@ def freshen(
     )
 
 
-def _etag_matches(candidates: str, etag: str) -> bool:
-    if candidates.strip() == "*":
-        return True
-    opaque = etag.strip().removeprefix("W/")
-    return any(c.strip().removeprefix("W/") == opaque for c in candidates.split(","))
-
-
 def client_not_modified(request_headers: Headers, entry: StoredResponse) -> bool:
     """Answer a client's conditional GET with 304 (RFC 9111 §4.3.2, RFC 9110 §13.2.2: If-None-Match wins)."""
     if_none_match = header(request_headers, "if-none-match")
     if if_none_match is not None:
         etag = header(entry.headers, "etag")
-        return etag is not None and _etag_matches(if_none_match, etag)
+        return etag is not None and if_none_match_hits(if_none_match, etag)
     since = http_date(header(request_headers, "if-modified-since"))
     last_modified = http_date(header(entry.headers, "last-modified"))
     return since is not None and last_modified is not None and last_modified <= since
