@@ -1,0 +1,96 @@
+"""Purge clients for a CDN in front of the edge: Fastly and Cloudflare through respx, CloudFront with Stubber."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import boto3
+import httpx
+import pytest
+import respx
+from botocore.stub import ANY, Stubber
+
+from cdn.external import CdnPurgeError, CloudflarePurger, CloudFrontPurger, FastlyPurger
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_fastly_purges_by_surrogate_key_in_batches_and_softly() -> None:
+    async with respx.mock(assert_all_called=True) as mock, httpx.AsyncClient() as client:
+        route = mock.post("https://api.fastly.com/service/SVC1/purge").respond(200, json={"status": "ok"})
+        url_route = mock.post("https://api.fastly.com/purge/shop.example/p/boot").respond(200, json={"status": "ok"})
+        purger = FastlyPurger(client, service_id="SVC1", token="fastly-token")
+        await purger.purge(tags=[f"product:{i}" for i in range(300)], urls=["https://shop.example/p/boot"], soft=True)
+    assert route.call_count == 2  # 256 keys, then 44
+    first = route.calls[0].request
+    assert first.headers["fastly-key"] == "fastly-token" and first.headers["fastly-soft-purge"] == "1"
+    assert first.headers["surrogate-key"].split()[:2] == ["product:0", "product:1"]
+    assert len(first.headers["surrogate-key"].split()) == 256
+    assert url_route.called
+
+
+async def test_fastly_errors_name_the_provider() -> None:
+    async with respx.mock() as mock, httpx.AsyncClient() as client:
+        mock.post("https://api.fastly.com/service/SVC1/purge").respond(
+            401, json={"msg": "Provided credentials are missing or invalid"}
+        )
+        with pytest.raises(CdnPurgeError, match="fastly: HTTP 401"):
+            await FastlyPurger(client, service_id="SVC1", token="bad").purge(tags=["x"])
+
+
+async def test_cloudflare_purges_tags_and_files_in_batches_of_30() -> None:
+    async with respx.mock(assert_all_called=True) as mock, httpx.AsyncClient() as client:
+        route = mock.post("https://api.cloudflare.com/client/v4/zones/ZONE/purge_cache").respond(
+            200, json={"success": True, "errors": [], "messages": [], "result": {"id": "ZONE"}}
+        )
+        await CloudflarePurger(client, zone_id="ZONE", token="cf-token").purge(
+            tags=[f"t{i}" for i in range(31)], urls=["https://shop.example/p/boot"]
+        )
+    bodies = [json.loads(call.request.content) for call in route.calls]
+    assert [len(b.get("tags", b.get("files", []))) for b in bodies] == [30, 1, 1]
+    assert bodies[2] == {"files": ["https://shop.example/p/boot"]}
+    assert route.calls[0].request.headers["authorization"] == "Bearer cf-token"
+
+
+async def test_cloudflare_refusal_is_an_error() -> None:
+    async with respx.mock() as mock, httpx.AsyncClient() as client:
+        mock.post("https://api.cloudflare.com/client/v4/zones/ZONE/purge_cache").respond(
+            200, json={"success": False, "errors": [{"code": 1012, "message": "Request must contain one of..."}]}
+        )
+        with pytest.raises(CdnPurgeError, match="cloudflare"):
+            await CloudflarePurger(client, zone_id="ZONE", token="t").purge(tags=["x"])
+
+
+def cloudfront_response(paths: list[str]) -> dict[str, object]:
+    # the shape of vendor-contracts/aws/cloudfront.create_invalidation.response.json
+    return {
+        "Location": "https://cloudfront.amazonaws.com/2020-05-31/distribution/E2QWRUHEXAMPLE/invalidation/I2J0",
+        "Invalidation": {
+            "Id": "I2J0I21PCUYOIK",
+            "Status": "InProgress",
+            "CreateTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+            "InvalidationBatch": {"Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": "x"},
+        },
+    }
+
+
+async def test_cloudfront_invalidates_paths_and_everything_for_tags() -> None:
+    client = boto3.client("cloudfront", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "create_invalidation",
+            cloudfront_response(["/p/boot"]),
+            {"DistributionId": "E2QWRUHEXAMPLE",
+             "InvalidationBatch": {"Paths": {"Quantity": 1, "Items": ["/p/boot"]}, "CallerReference": ANY}},
+        )  # fmt: skip
+        stub.add_response(
+            "create_invalidation",
+            cloudfront_response(["/*"]),
+            {"DistributionId": "E2QWRUHEXAMPLE",
+             "InvalidationBatch": {"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": ANY}},
+        )  # fmt: skip
+        purger = CloudFrontPurger(client, distribution_id="E2QWRUHEXAMPLE")
+        await purger.purge(urls=["https://shop.example/p/boot"])
+        await purger.purge(tags=["product:1"])  # CloudFront has no tags: everything, the only correct answer
+        stub.assert_no_pending_responses()
