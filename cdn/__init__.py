@@ -2,6 +2,7 @@
 
 from cdn.cache_control import CacheControl, parse_cache_control
 from cdn.coalesce import SingleFlight
+from cdn.external import CdnPurgeError, CdnPurger, CloudflarePurger, CloudFrontPurger, FastlyPurger
 from cdn.headers import PRIVATE_NO_STORE, if_none_match_hits, shared_cache_control, strong_etag, surrogate_keys
 from cdn.keys import normalize_host, normalize_query, primary_key, secondary_key, surrogate_tags
 from cdn.messages import Headers, StoredResponse, header
@@ -33,6 +34,11 @@ __all__ = [
     "CacheControl",
     "CacheRecord",
     "CacheStore",
+    "CdnPurgeError",
+    "CdnPurger",
+    "CloudFrontPurger",
+    "CloudflarePurger",
+    "FastlyPurger",
     "Headers",
     "MemoryStore",
     "NotStored",

@@ -19,6 +19,11 @@ from redis.exceptions import RedisError
 
 from cdn import (
     CacheStore,
+    CdnPurgeError,
+    CdnPurger,
+    CloudflarePurger,
+    CloudFrontPurger,
+    FastlyPurger,
     Headers,
     MemoryStore,
     Purge,
@@ -35,7 +40,7 @@ from cdn import (
 from edge.cache import Answer, CacheRequest, EdgeCache, url_tag
 from edge.forwarding import downstream_headers, upstream_headers
 from edge.origin_client import OriginClient, OriginError
-from edge.settings import EdgeSettings
+from edge.settings import CdnPurgeSettings, EdgeSettings
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -43,6 +48,19 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PURGE_PATH = "/_edge/purge"
 MAX_REQUEST_BODY = 10 * 2**20
+
+
+def external_purger(settings: CdnPurgeSettings, http: httpx.AsyncClient) -> CdnPurger:
+    token = settings.token.get_secret_value() if settings.token else ""
+    match settings.provider:
+        case "fastly":
+            return FastlyPurger(http, service_id=settings.service_id, token=token)
+        case "cloudflare":
+            return CloudflarePurger(http, zone_id=settings.zone_id, token=token)
+        case "cloudfront":
+            import boto3  # only operators on CloudFront pay for importing it
+
+            return CloudFrontPurger(boto3.client("cloudfront"), distribution_id=settings.distribution_id)
 
 
 class _NoCookies(CookieJar):
@@ -100,6 +118,7 @@ class EdgeApp:
         self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
         self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
         self._tracking_prefixes = tuple(p.lower() for p in settings.cache.tracking_prefixes)
+        self.cdn = external_purger(settings.cdn_purge, self._http) if settings.cdn_purge else None
         token = settings.purge_token.get_secret_value() if settings.purge_token else ""
         self._purge_token = token.encode()
 
@@ -121,8 +140,6 @@ class EdgeApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.stop()
-                await self.cache.drain()
-                await self._http.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -131,8 +148,11 @@ class EdgeApp:
             self.bus.start()
 
     async def stop(self) -> None:
+        """Stop listening for purges, finish background refreshes, close every connection pool."""
         if self.bus is not None:
             await self.bus.stop()
+        await self.cache.drain()
+        await self._http.aclose()
         for client in self._redis:
             await client.aclose()
 
@@ -159,7 +179,7 @@ class EdgeApp:
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
         if path == PURGE_PATH:
-            return await self._purge(method, headers, receive, host)
+            return await self._purge(method, headers, receive, host, scheme)
         peer = (scope.get("client") or ("", 0))[0]
         query = normalize_query(
             scope.get("query_string", b"").decode("latin-1"),
@@ -208,7 +228,7 @@ class EdgeApp:
             await self.cache.store.purge_tags([url_tag(key)], soft=False)
         return Answer(fetched.status, fetched.headers, fetched.body, "PASS", None, fetched.duration_ms)
 
-    async def _purge(self, method: str, headers: Headers, receive: Receive, host: str) -> Answer:
+    async def _purge(self, method: str, headers: Headers, receive: Receive, host: str, scheme: str) -> Answer:
         if method != "POST":
             return _problem(405, "Method not allowed", "POST a JSON body")
         supplied = (header(headers, "authorization") or "").removeprefix("Bearer ").strip().encode()
@@ -237,6 +257,12 @@ class EdgeApp:
         except RedisError:
             # This node is purged; the others may not be. Say so, so the caller retries.
             return _problem(503, "Purge not announced", "purged on this node only; Redis is unavailable, retry")
+        if self.cdn is not None:
+            try:
+                absolute = [f"{scheme}://{host}{url}" if url.startswith("/") else url for url in urls]
+                await self.cdn.purge(tags=[t for t in tags if not t.startswith("url:")], urls=absolute, soft=soft)
+            except CdnPurgeError as exc:
+                return _problem(502, "CDN purge failed", f"the edge is purged; {exc}")
         return self._purged({"all": True} if everything else {"purged": count, "soft": soft})
 
     @staticmethod

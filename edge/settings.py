@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
+from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class EdgeCacheSettings(BaseModel):
@@ -16,6 +17,27 @@ class EdgeCacheSettings(BaseModel):
     coalesce_wait_seconds: float = Field(default=10.0, gt=0, description="how long a coalesced miss waits")
     tracking_params: list[str] = Field(default_factory=lambda: ["gclid", "fbclid", "dclid", "msclkid", "mc_cid"])
     tracking_prefixes: list[str] = Field(default_factory=lambda: ["utm_"])
+
+
+class CdnPurgeSettings(BaseModel):
+    """The CDN in front of the edge, told about every purge so it does not keep what the edge dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: Literal["fastly", "cloudflare", "cloudfront"]
+    service_id: str = Field(default="", description="fastly: the service id")
+    zone_id: str = Field(default="", description="cloudflare: the zone id")
+    distribution_id: str = Field(default="", description="cloudfront: the distribution id")
+    token: SecretStr | None = Field(default=None, description='fastly/cloudflare API token, as "env:NAME"')
+
+    @model_validator(mode="after")
+    def _complete(self) -> CdnPurgeSettings:
+        needed = {"fastly": ("service_id", "token"), "cloudflare": ("zone_id", "token"),
+                  "cloudfront": ("distribution_id",)}[self.provider]  # fmt: skip
+        missing = [name for name in needed if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"{self.provider} needs {', '.join(missing)}")
+        return self
 
 
 class EdgeSettings(BaseModel):
@@ -36,3 +58,4 @@ class EdgeSettings(BaseModel):
     )
     purge_token: SecretStr | None = Field(default=None, description='bearer token for POST /_edge/purge ("env:NAME")')
     cache: EdgeCacheSettings = EdgeCacheSettings()
+    cdn_purge: CdnPurgeSettings | None = None
