@@ -130,7 +130,7 @@ class EdgeApp:
             return  # websockets are not proxied (yet)
         started = time.perf_counter()
         answer = await self._answer(scope, receive)
-        await self._send(send, answer, started)
+        await self._send(send, answer, started, head=scope["method"] == "HEAD")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -275,7 +275,7 @@ class EdgeApp:
         )
 
     @staticmethod
-    async def _send(send: Send, answer: Answer, started: float) -> None:
+    async def _send(send: Send, answer: Answer, started: float, *, head: bool) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in downstream_headers(answer.headers)]
         headers.append((b"content-length", str(len(answer.body)).encode()))
         headers.append((b"x-cache", answer.x_cache.encode()))
@@ -286,4 +286,5 @@ class EdgeApp:
             timing += f", origin;dur={answer.origin_ms:.1f}"
         headers.append((b"server-timing", timing.encode()))
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        # HEAD: the same headers as GET, Content-Length included (RFC 9110 §9.3.2), and no body.
+        await send({"type": "http.response.body", "body": b"" if head else answer.body})

@@ -118,8 +118,7 @@ class EdgeCache:
         age = int(current_age(response, now))
         if client_not_modified(request.headers, response):
             return Answer(304, _validators_only(response.headers), b"", x_cache, age)
-        body = b"" if request.method == "HEAD" else response.body
-        return Answer(response.status, response.headers, body, x_cache, age)
+        return Answer(response.status, response.headers, response.body, x_cache, age)
 
     async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> tuple[Fetched, bool]:
         async def go() -> Fetched:
@@ -140,8 +139,7 @@ class EdgeCache:
                 return _origin_failed(exc)
         stored = await self._store(request, fetched)
         x_cache = "MISS" if stored else "BYPASS"
-        body = b"" if request.method == "HEAD" else fetched.body
-        return Answer(fetched.status, fetched.headers, body, x_cache, 0, fetched.duration_ms)
+        return Answer(fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms)
 
     def _shareable(self, request: CacheRequest, fetched: Fetched) -> bool:
         directives = response_directives(fetched.headers)
@@ -198,8 +196,9 @@ class EdgeCache:
         if fetched.status >= 500 and usable_on_error(record.response, time.time(), self._grace):
             return self._serve(request, record.response, "STALE", time.time())
         stored = await self._store(request, fetched)
-        body = b"" if request.method == "HEAD" else fetched.body
-        return Answer(fetched.status, fetched.headers, body, "MISS" if stored else "BYPASS", 0, fetched.duration_ms)
+        return Answer(
+            fetched.status, fetched.headers, fetched.body, "MISS" if stored else "BYPASS", 0, fetched.duration_ms
+        )
 
     def _revalidate_in_background(self, request: CacheRequest, key: str, record: CacheRecord) -> None:
         if key in self._revalidating:

@@ -146,3 +146,11 @@ async def test_the_edge_never_carries_one_shoppers_cookie_to_the_next(edge: http
     edge.cookies.clear()  # the next request is another shopper, without cookies
     seen = (await edge.get("/echo")).json()["headers"]
     assert "cookie" not in seen
+
+
+async def test_head_is_answered_from_the_get_entry_with_its_length(edge: httpx.AsyncClient, origin: FakeOrigin) -> None:
+    await edge.get("/page")
+    head = await edge.head("/page")
+    assert head.status_code == 200 and head.content == b"" and head.headers["x-cache"] == "HIT"
+    assert head.headers["content-length"] == str(len("page v1"))
+    assert origin.hits["/page"] == 1
