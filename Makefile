@@ -36,7 +36,9 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 
 bench: $(VENV)/.installed-dev
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/origin_render.py
+	$(BIN)/python bench/edge_hit.py
 
 clean:
 	rm -rf $(VENV) .edgeshop .pytest_cache

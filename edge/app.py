@@ -187,17 +187,20 @@ class EdgeApp:
             tracking_prefixes=self._tracking_prefixes,
         )
         target = path + ("?" + query if query else "")
-        forwarded = upstream_headers(headers, client_ip=peer, scheme=scheme, host=host, trusted=self._trusted(peer))
+
+        def forwarded() -> Headers:
+            return upstream_headers(headers, client_ip=peer, scheme=scheme, host=host, trusted=self._trusted(peer))
+
         if method in ("GET", "HEAD"):
             request = CacheRequest(
                 method=method,
                 primary_key=primary_key("GET", host, path, query),
                 target=target,
                 headers=headers,
-                upstream_headers=forwarded,
+                upstream=forwarded,
             )
             return await self.cache.handle(request)
-        return await self._pass(method, host, path, query, target, forwarded, receive)
+        return await self._pass(method, host, path, query, target, forwarded(), receive)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         chunks, size = [], 0

@@ -47,7 +47,8 @@ class CacheRequest:
     primary_key: str
     target: str  # path and normalized query, as forwarded
     headers: Headers  # the shopper's request headers
-    upstream_headers: Headers  # what the origin gets
+    # What the origin gets; built only when the origin is asked, so a hit never pays for it.
+    upstream: Callable[[], Headers]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ class EdgeCache:
 
     async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> tuple[Fetched, bool]:
         async def go() -> Fetched:
-            return await self._origin.fetch("GET", request.target, request.upstream_headers + extra)
+            return await self._origin.fetch("GET", request.target, request.upstream() + extra)
 
         return await self._flight.run(key, go, wait=self._wait)
 
@@ -134,7 +135,7 @@ class EdgeCache:
         if not led and not self._shareable(request, fetched):
             # Never hand one shopper's answer to another: only a storable response is shared between waiters.
             try:
-                fetched = await self._origin.fetch("GET", request.target, request.upstream_headers)
+                fetched = await self._origin.fetch("GET", request.target, request.upstream())
             except OriginError as exc:
                 return _origin_failed(exc)
         stored = await self._store(request, fetched)
