@@ -37,7 +37,7 @@ from cdn import (
     normalize_query,
     primary_key,
 )
-from edge.cache import Answer, CacheRequest, EdgeCache, url_tag
+from edge.cache import Answer, CacheRequest, EdgeCache, problem_answer, url_tag
 from edge.forwarding import downstream_headers, upstream_headers
 from edge.origin_client import OriginClient, OriginError
 from edge.settings import CdnPurgeSettings, EdgeSettings
@@ -71,11 +71,6 @@ class _NoCookies(CookieJar):
 
     def set_cookie(self, cookie: Any) -> None:
         return None
-
-
-def _problem(status: int, title: str, detail: str) -> Answer:
-    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
-    return Answer(status, (("content-type", "application/problem+json"), ("cache-control", "no-store")), body, "PASS")
 
 
 class EdgeApp:
@@ -174,7 +169,7 @@ class EdgeApp:
         scheme = scope.get("scheme", "http")
         host = normalize_host(header(headers, "host") or "", scheme)
         if self._allowed_hosts and host not in self._allowed_hosts:
-            return _problem(421, "Misdirected request", "this host is not served here")
+            return problem_answer(421, "Misdirected request", "this host is not served here")
         method = scope["method"]
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
@@ -219,11 +214,11 @@ class EdgeApp:
     ) -> Answer:
         body = await self._read_body(receive)
         if body is None:
-            return _problem(413, "Request body too large", f"at most {MAX_REQUEST_BODY} bytes")
+            return problem_answer(413, "Request body too large", f"at most {MAX_REQUEST_BODY} bytes")
         try:
             fetched = await self.origin.fetch(method, target, forwarded, body)
         except OriginError:
-            return _problem(502, "The store is not answering", "please try again in a moment")
+            return problem_answer(502, "The store is not answering", "please try again in a moment")
         # RFC 9111 §4.4: an unsafe request that succeeded invalidates what we hold for its URL (and Location).
         for url in invalidated_urls(method, fetched.status, f"http://{host}{target}", fetched.headers):
             stale_path, _, stale_query = url.split(host, 1)[1].partition("?")
@@ -233,10 +228,10 @@ class EdgeApp:
 
     async def _purge(self, method: str, headers: Headers, receive: Receive, host: str, scheme: str) -> Answer:
         if method != "POST":
-            return _problem(405, "Method not allowed", "POST a JSON body")
+            return problem_answer(405, "Method not allowed", "POST a JSON body")
         supplied = (header(headers, "authorization") or "").removeprefix("Bearer ").strip().encode()
         if not self._purge_token or not hmac.compare_digest(supplied, self._purge_token):
-            return _problem(401, "Unauthorized", "a valid bearer token is required")
+            return problem_answer(401, "Unauthorized", "a valid bearer token is required")
         raw = await self._read_body(receive)
         try:
             order = json.loads(raw or b"{}")
@@ -244,7 +239,7 @@ class EdgeApp:
             urls = [str(u) for u in order.get("urls", [])]
             soft = bool(order.get("soft", False))
         except (ValueError, AttributeError, TypeError):
-            return _problem(400, "Bad purge request", 'send {"tags": [...], "urls": [...], "soft": false}')
+            return problem_answer(400, "Bad purge request", 'send {"tags": [...], "urls": [...], "soft": false}')
         everything = bool(order.get("all"))
         for url in urls:
             path, _, query = url.partition("?")
@@ -259,13 +254,13 @@ class EdgeApp:
                 await self.bus.publish(Purge(tuple(tags), soft, everything))
         except RedisError:
             # This node is purged; the others may not be. Say so, so the caller retries.
-            return _problem(503, "Purge not announced", "purged on this node only; Redis is unavailable, retry")
+            return problem_answer(503, "Purge not announced", "purged on this node only; Redis is unavailable, retry")
         if self.cdn is not None:
             try:
                 absolute = [f"{scheme}://{host}{url}" if url.startswith("/") else url for url in urls]
                 await self.cdn.purge(tags=[t for t in tags if not t.startswith("url:")], urls=absolute, soft=soft)
             except CdnPurgeError as exc:
-                return _problem(502, "CDN purge failed", f"the edge is purged; {exc}")
+                return problem_answer(502, "CDN purge failed", f"the edge is purged; {exc}")
         return self._purged({"all": True} if everything else {"purged": count, "soft": soft})
 
     @staticmethod

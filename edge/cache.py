@@ -8,6 +8,7 @@ MISS (fetched, and stored when storable), BYPASS (not storable: fetched for this
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from cdn import (
     vary_names,
     vary_values,
 )
-from edge.origin_client import Fetched, OriginClient, OriginError
+from edge.origin_client import Fetched, OriginClient, OriginError, OriginTimeout
 
 log = logging.getLogger("edgeshop.edge")
 
@@ -234,13 +235,16 @@ def _validators_only(headers: Headers) -> Headers:
     return tuple((name, value) for name, value in headers if name in keep)
 
 
+def problem_answer(status: int, title: str, detail: str, x_cache: str = "PASS") -> Answer:
+    """An RFC 9457 problem the edge itself answers; never cached anywhere."""
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    return Answer(status, (("content-type", "application/problem+json"), ("cache-control", "no-store")), body, x_cache)
+
+
 def _origin_failed(exc: Exception) -> Answer:
-    status = 504 if isinstance(exc, TimeoutError) or "Timeout" in str(exc) else 502
-    body = (
-        b'{"type":"https://edgeshop.dev/problems/origin-unavailable","title":"The store is not answering",'
-        b'"status":%d,"detail":"please try again in a moment"}' % status
-    )
-    return Answer(status, (("content-type", "application/problem+json"), ("cache-control", "no-store")), body, "MISS")
+    # A coalesced waiter that gave up (TimeoutError) or a fetch that timed out: 504; anything else: 502.
+    status = 504 if isinstance(exc, TimeoutError | OriginTimeout) else 502
+    return problem_answer(status, "The store is not answering", "please try again in a moment", "MISS")
 
 
-__all__ = ["Answer", "CacheRequest", "EdgeCache", "url_tag"]
+__all__ = ["Answer", "CacheRequest", "EdgeCache", "problem_answer", "url_tag"]

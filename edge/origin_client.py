@@ -24,6 +24,10 @@ class OriginError(Exception):
     """The origin could not be reached or did not answer in time."""
 
 
+class OriginTimeout(OriginError):
+    """The origin did not answer in time (a 504, where other failures are a 502)."""
+
+
 class OriginClient:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
@@ -32,6 +36,8 @@ class OriginClient:
         started, request_time = time.perf_counter(), time.time()
         try:
             response = await self._client.request(method, target, headers=list(headers), content=body or None)
+        except httpx.TimeoutException as exc:
+            raise OriginTimeout(f"{type(exc).__name__}: {exc}") from exc
         except httpx.HTTPError as exc:
             raise OriginError(f"{type(exc).__name__}: {exc}") from exc
         return Fetched(
