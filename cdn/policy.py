@@ -161,6 +161,52 @@ def _staleness_windows(directives: ResponseDirectives) -> tuple[float, float]:
     return (float(swr) if swr and swr > 0 else 0.0, float(sie) if sie and sie > 0 else 0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """What a stored response's own fields say about its freshness, worked out once when it is stored.
+
+    Every input is fixed at storing time (the fields and the two clock readings), so a hit only adds `now`:
+    re-parsing Cache-Control and Date on every hit was half the cost of one.
+    """
+
+    lifetime: float  # §4.2.1
+    initial_age: float  # §4.2.3 corrected_initial_age
+    response_time: float
+    always_revalidate: bool  # §5.2.2.4 no-cache without field names
+    strict: bool  # §4.2.4 with §5.2.2.2/.8/.10: never served stale without validation
+    forbids_stale_on_error: bool  # must-revalidate / proxy-revalidate (§5.2.2.2), whatever stale-if-error says
+    stale_while_revalidate: float  # RFC 5861 §3
+    stale_if_error: float  # RFC 5861 §4
+
+    def age(self, now: float) -> float:
+        return self.initial_age + (now - self.response_time)
+
+    @property
+    def fresh_until(self) -> float:
+        """The wall-clock second at which the response stops being fresh (age reaches lifetime)."""
+        return self.response_time + self.lifetime - self.initial_age
+
+
+def freshness(entry: StoredResponse) -> Freshness:
+    directives = response_directives(entry.headers)
+    governing = directives.targeted or directives.cache_control
+    swr, sie = _staleness_windows(directives)
+    # §5.2.2.10 gives s-maxage proxy-revalidate's meaning too; an explicit RFC 5861 window next to it is the
+    # origin saying which staleness it does allow, so that window wins.
+    implicit_strict = governing.s_maxage is not None and not swr and not sie
+    forbids = governing.must_revalidate or governing.proxy_revalidate
+    return Freshness(
+        lifetime=freshness_lifetime(entry.status, entry.headers, directives),
+        initial_age=current_age(entry, entry.response_time),
+        response_time=entry.response_time,
+        always_revalidate=governing.no_cache and not governing.no_cache_fields,
+        strict=forbids or implicit_strict,
+        forbids_stale_on_error=forbids,
+        stale_while_revalidate=swr,
+        stale_if_error=sie,
+    )
+
+
 class Verdict(enum.Enum):
     FRESH = "serve it"
     STALE_WHILE_REVALIDATE = "serve it now, revalidate in the background"
@@ -174,16 +220,29 @@ class Evaluation:
     freshness: float
 
 
-def evaluate(entry: StoredResponse, request_headers: Headers, now: float) -> Evaluation:
-    """What to do with a stored response that matched a request (RFC 9111 §4.2, §4.2.4, §5.2.1; RFC 5861 §3)."""
-    directives = response_directives(entry.headers)
-    lifetime = freshness_lifetime(entry.status, entry.headers, directives)
-    age = current_age(entry, now)
-    request_cc = parse_cache_control(header_lines(request_headers, "cache-control"))
-    if request_cc.no_cache or (not request_cc.present and "no-cache" in (header(request_headers, "pragma") or "")):
-        return Evaluation(Verdict.REVALIDATE, age, lifetime)  # §5.2.1.4 (and Pragma, §5.4, without Cache-Control)
-    governing = directives.targeted or directives.cache_control
-    if governing.no_cache and not governing.no_cache_fields:
+_NO_REQUEST_DIRECTIVES = parse_cache_control([])
+
+
+def _request_directives(request_headers: Headers) -> tuple[CacheControl, bool]:
+    """The request's Cache-Control, and whether it asks for no-cache (Pragma counts without Cache-Control, §5.4)."""
+    lines = header_lines(request_headers, "cache-control")
+    request_cc = parse_cache_control(lines) if lines else _NO_REQUEST_DIRECTIVES
+    pragma = header(request_headers, "pragma") if not request_cc.present else None
+    return request_cc, request_cc.no_cache or (pragma is not None and "no-cache" in pragma)
+
+
+def evaluate(entry: StoredResponse, request_headers: Headers, now: float, known: Freshness | None = None) -> Evaluation:
+    """What to do with a stored response that matched a request (RFC 9111 §4.2, §4.2.4, §5.2.1; RFC 5861 §3).
+
+    `known` is the entry's `freshness()` when the caller kept it; otherwise it is worked out here.
+    """
+    fresh = known or freshness(entry)
+    lifetime = fresh.lifetime
+    age = fresh.age(now)
+    request_cc, no_cache = _request_directives(request_headers)
+    if no_cache:
+        return Evaluation(Verdict.REVALIDATE, age, lifetime)  # §5.2.1.4 (and Pragma, §5.4)
+    if fresh.always_revalidate:
         return Evaluation(Verdict.REVALIDATE, age, lifetime)  # §5.2.2.4: stored, but always validated
     if request_cc.max_age is not None and age > max(request_cc.max_age, 0):
         return Evaluation(Verdict.REVALIDATE, age, lifetime)  # §5.2.1.1
@@ -195,29 +254,24 @@ def evaluate(entry: StoredResponse, request_headers: Headers, now: float) -> Eva
     if fresh_for > 0:
         return Evaluation(Verdict.FRESH, age, lifetime)
     staleness = -fresh_for
-    swr, sie = _staleness_windows(directives)
     # §4.2.4 with §5.2.2.2/.8: must-revalidate and proxy-revalidate forbid serving stale unvalidated, even to a
-    # client that sends max-stale. §5.2.2.10 gives s-maxage proxy-revalidate's meaning too; an explicit
-    # RFC 5861 window next to it is the origin saying which staleness it does allow, so that window wins.
-    implicit_strict = governing.s_maxage is not None and not swr and not sie
-    if governing.must_revalidate or governing.proxy_revalidate or implicit_strict:
+    # client that sends max-stale.
+    if fresh.strict:
         return Evaluation(Verdict.REVALIDATE, age, lifetime)
     if request_cc.max_stale is not None and staleness <= request_cc.max_stale:
         return Evaluation(Verdict.FRESH, age, lifetime)  # §5.2.1.2: the client accepts it
-    if staleness <= swr:
+    if staleness <= fresh.stale_while_revalidate:
         return Evaluation(Verdict.STALE_WHILE_REVALIDATE, age, lifetime)
     return Evaluation(Verdict.REVALIDATE, age, lifetime)
 
 
-def usable_on_error(entry: StoredResponse, now: float, grace: float = 0.0) -> bool:
+def usable_on_error(entry: StoredResponse, now: float, grace: float = 0.0, known: Freshness | None = None) -> bool:
     """Whether a stale entry may answer when the origin failed (RFC 5861 §4; `grace` is the operator's floor)."""
-    directives = response_directives(entry.headers)
-    governing = directives.targeted or directives.cache_control
-    if governing.must_revalidate or governing.proxy_revalidate:
+    fresh = known or freshness(entry)
+    if fresh.forbids_stale_on_error:
         return False  # RFC 9111 §5.2.2.2: MUST NOT serve stale, even on error
-    staleness = current_age(entry, now) - freshness_lifetime(entry.status, entry.headers, directives)
-    _, sie = _staleness_windows(directives)
-    return staleness <= max(sie, grace)
+    staleness = fresh.age(now) - fresh.lifetime
+    return staleness <= max(fresh.stale_if_error, grace)
 
 
 def vary_names(response_headers: Headers) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from cdn import (
+    CacheRecord,
     CacheStore,
     CdnPurgeError,
     CdnPurger,
@@ -41,6 +42,7 @@ from edge.cache import Answer, CacheRequest, EdgeCache, problem_answer, url_tag
 from edge.forwarding import downstream_headers, upstream_headers
 from edge.origin_client import OriginClient, OriginError
 from edge.settings import CdnPurgeSettings, EdgeSettings
+from edge.wire import WireHits
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -61,6 +63,10 @@ def external_purger(settings: CdnPurgeSettings, http: httpx.AsyncClient) -> CdnP
             import boto3  # only operators on CloudFront pay for importing it
 
             return CloudFrontPurger(boto3.client("cloudfront"), distribution_id=settings.distribution_id)
+
+
+def _always_trusted(now: float) -> float:
+    return 0.0
 
 
 class _NoCookies(CookieJar):
@@ -101,6 +107,7 @@ class EdgeApp:
                 max_lag=settings.max_purge_lag_seconds,
             )
             self._redis = [l2_client, self.bus.redis]
+        trusted_since = self.bus.trusted_since if self.bus else _always_trusted
         self.origin = OriginClient(self._http)
         self.cache = EdgeCache(
             store,
@@ -108,8 +115,10 @@ class EdgeApp:
             grace=settings.cache.grace_seconds,
             coalesce_wait=settings.cache.coalesce_wait_seconds,
             max_object_bytes=settings.cache.max_object_bytes,
-            trusted_since=self.bus.trusted_since if self.bus else (lambda now: 0.0),
+            trusted_since=trusted_since,
         )
+        # Fresh L1 hits as bytes, for `edge.server.WireHitProtocol`; unused when served by another ASGI server.
+        self.wire = WireHits(self.l1, settings.cache.l1_max_bytes, trusted_since)
         self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
         self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
         self._tracking_prefixes = tuple(p.lower() for p in settings.cache.tracking_prefixes)
@@ -154,6 +163,7 @@ class EdgeApp:
     async def _purge_l1(self, purge: Purge) -> None:
         if purge.everything:
             await self.l1.clear()
+            self.wire.forget_all()
         else:
             await self.l1.purge_tags(purge.tags, soft=purge.soft)
 
@@ -194,8 +204,17 @@ class EdgeApp:
                 headers=headers,
                 upstream=forwarded,
             )
-            return await self.cache.handle(request)
+            answer = await self.cache.handle(request)
+            if answer.cached is not None:
+                self._remember_wire(scope, answer.cached)
+            return answer
         return await self._pass(method, host, path, query, target, forwarded(), receive)
+
+    def _remember_wire(self, scope: Scope, cached: tuple[str, CacheRecord]) -> None:
+        hosts = [value for name, value in scope["headers"] if name == b"host"]
+        if len(hosts) == 1:
+            raw_path, query = scope.get("raw_path") or scope["path"].encode(), scope.get("query_string", b"")
+            self.wire.remember(hosts[0], raw_path + b"?" + query if query else raw_path, *cached)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         chunks, size = [], 0
@@ -247,6 +266,7 @@ class EdgeApp:
         try:
             if everything:
                 await self.cache.store.clear()
+                self.wire.forget_all()
                 count = -1
             else:
                 count = await self.cache.store.purge_tags(tags, soft=soft) if tags else 0

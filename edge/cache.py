@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import assert_never
 
 from cdn import (
@@ -23,10 +23,8 @@ from cdn import (
     StoredResponse,
     Verdict,
     client_not_modified,
-    current_age,
     evaluate,
     freshen,
-    freshness_lifetime,
     not_storable,
     response_directives,
     revalidation_headers,
@@ -60,6 +58,9 @@ class Answer:
     x_cache: str
     age: int | None = None
     origin_ms: float | None = None
+    # The fresh record this answer came from and its key, so the server can answer the same request again
+    # below the ASGI layer (edge.wire) while that record stays in L1.
+    cached: tuple[str, CacheRecord] | None = None
 
 
 class EdgeCache:
@@ -101,26 +102,29 @@ class EdgeCache:
             record = None
         if record is None:
             return await self._miss(request, key)
-        evaluation = evaluate(record.response, request.headers, now)
-        verdict = evaluation.verdict
+        verdict = evaluate(record.response, request.headers, now, record.freshness).verdict
         if record.stale and verdict is Verdict.FRESH:
             verdict = Verdict.STALE_WHILE_REVALIDATE  # soft purge: one fast stale answer while refreshing
         match verdict:
             case Verdict.FRESH:
-                return self._serve(request, record.response, "HIT", now)
+                return self._serve(request, record, "HIT", now, key)
             case Verdict.STALE_WHILE_REVALIDATE:
                 self._revalidate_in_background(request, key, record)
-                return self._serve(request, record.response, "STALE", now)
+                return self._serve(request, record, "STALE", now)
             case Verdict.REVALIDATE:
                 return await self._revalidate(request, key, record)
             case _:
                 assert_never(verdict)
 
-    def _serve(self, request: CacheRequest, response: StoredResponse, x_cache: str, now: float) -> Answer:
-        age = int(current_age(response, now))
+    def _serve(
+        self, request: CacheRequest, record: CacheRecord, x_cache: str, now: float, fresh_key: str | None = None
+    ) -> Answer:
+        response = record.response
+        age = int(record.freshness.age(now))
         if client_not_modified(request.headers, response):
             return Answer(304, _validators_only(response.headers), b"", x_cache, age)
-        return Answer(response.status, response.headers, response.body, x_cache, age)
+        cached = (fresh_key, record) if fresh_key is not None else None
+        return Answer(response.status, response.headers, response.body, x_cache, age, cached=cached)
 
     async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> tuple[Fetched, bool]:
         async def go() -> Fetched:
@@ -139,9 +143,9 @@ class EdgeCache:
                 fetched = await self._origin.fetch("GET", request.target, request.upstream())
             except OriginError as exc:
                 return _origin_failed(exc)
-        stored = await self._store(request, fetched)
-        x_cache = "MISS" if stored else "BYPASS"
-        return Answer(fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms)
+        cached = await self._store(request, fetched)
+        x_cache = "MISS" if cached else "BYPASS"
+        return Answer(fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms, cached)
 
     def _shareable(self, request: CacheRequest, fetched: Fetched) -> bool:
         directives = response_directives(fetched.headers)
@@ -151,12 +155,13 @@ class EdgeCache:
         stored = StoredResponse(fetched.status, fetched.headers, b"", 0, 0, vary_values(names, request.headers))
         return vary_matches(stored, request.headers)
 
-    async def _store(self, request: CacheRequest, fetched: Fetched) -> bool:
+    async def _store(self, request: CacheRequest, fetched: Fetched) -> tuple[str, CacheRecord] | None:
+        """Store what the origin answered when a shared cache may; the key and record, or None."""
         directives = response_directives(fetched.headers)
         if not_storable("GET", request.headers, fetched.status, fetched.headers, directives) is not None:
-            return False
+            return None
         if len(fetched.body) > self._max_object:
-            return False
+            return None
         names = vary_names(fetched.headers)
         self._vary[request.primary_key] = names
         response = StoredResponse(
@@ -167,40 +172,39 @@ class EdgeCache:
             response_time=fetched.response_time,
             vary=vary_values(names, request.headers),
         )
-        await self._put(request, response)
-        return True
+        return await self._put(request, response)
 
-    async def _put(self, request: CacheRequest, response: StoredResponse) -> None:
-        directives = response_directives(response.headers)
-        lifetime = freshness_lifetime(response.status, response.headers, directives)
-        source = directives.targeted or directives.cache_control
-        windows = max(source.stale_while_revalidate or 0, source.stale_if_error or 0, self._grace, 0)
+    async def _put(self, request: CacheRequest, response: StoredResponse) -> tuple[str, CacheRecord]:
         tags = (
             url_tag(request.primary_key),
             *surrogate_tags(v for k, v in response.headers if k in ("surrogate-key", "cache-tag")),
         )
-        record = CacheRecord(response=response, tags=tags, expires_at=response.response_time + lifetime + windows)
+        record = CacheRecord(response=response, tags=tags, expires_at=0.0)
+        fresh = record.freshness
+        windows = max(fresh.stale_while_revalidate, fresh.stale_if_error, self._grace)
+        # Useless once past freshness and every stale window (counted from when it was fetched, §4.2.3).
+        record = replace(record, expires_at=fresh.fresh_until + windows)
         key = secondary_key(request.primary_key, response.vary)
         await self.store.set(key, record, time.time())
+        return key, record
 
     async def _revalidate(self, request: CacheRequest, key: str, record: CacheRecord) -> Answer:
         try:
             fetched, _ = await self._fetch(request, key, revalidation_headers(record.response))
         except (OriginError, TimeoutError) as exc:
-            if usable_on_error(record.response, time.time(), self._grace):
-                return self._serve(request, record.response, "STALE", time.time())
+            if usable_on_error(record.response, time.time(), self._grace, record.freshness):
+                return self._serve(request, record, "STALE", time.time())
             return _origin_failed(exc)
         if fetched.status == 304:
             refreshed = freshen(record.response, fetched.headers, fetched.request_time, fetched.response_time)
-            await self._put(request, refreshed)
-            answer = self._serve(request, refreshed, "REVALIDATED", time.time())
-            return Answer(answer.status, answer.headers, answer.body, answer.x_cache, answer.age, fetched.duration_ms)
-        if fetched.status >= 500 and usable_on_error(record.response, time.time(), self._grace):
-            return self._serve(request, record.response, "STALE", time.time())
-        stored = await self._store(request, fetched)
-        return Answer(
-            fetched.status, fetched.headers, fetched.body, "MISS" if stored else "BYPASS", 0, fetched.duration_ms
-        )
+            fresh_key, fresh_record = await self._put(request, refreshed)
+            answer = self._serve(request, fresh_record, "REVALIDATED", time.time(), fresh_key)
+            return replace(answer, origin_ms=fetched.duration_ms)
+        if fetched.status >= 500 and usable_on_error(record.response, time.time(), self._grace, record.freshness):
+            return self._serve(request, record, "STALE", time.time())
+        cached = await self._store(request, fetched)
+        x_cache = "MISS" if cached else "BYPASS"
+        return Answer(fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms, cached)
 
     def _revalidate_in_background(self, request: CacheRequest, key: str, record: CacheRecord) -> None:
         if key in self._revalidating:

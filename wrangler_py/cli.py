@@ -81,7 +81,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from edge import EdgeApp
+    from edge import EdgeApp, server_config
     from wrangler_py.apps import build_origin_app
 
     loaded = _load(args)
@@ -101,16 +101,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
             )
         ),
         uvicorn.Server(
-            uvicorn.Config(
+            server_config(
                 EdgeApp(edge_settings),
                 host=args.host or cfg.edge.host,
                 port=edge_port,
                 log_level=args.log_level,
                 access_log=args.access_log,
-                lifespan="on",
-                # The edge relays the origin's Date and Server; uvicorn's own would duplicate them.
-                date_header=False,
-                server_header=False,
             )
         ),
     ]
@@ -132,19 +128,19 @@ def cmd_edge(args: argparse.Namespace) -> int:
     """An edge on its own in front of any HTTP origin."""
     import uvicorn
 
-    from edge import EdgeApp, EdgeSettings
+    from edge import EdgeApp, EdgeSettings, server_config
 
     settings = _load(args).config.edge if Path(args.config).is_file() else EdgeSettings()
     settings = settings.model_copy(update={"origin": args.origin, "port": args.port or settings.port})
     print(f"edge: http://{args.host or settings.host}:{settings.port}/ -> {args.origin}", flush=True)
-    uvicorn.run(
+    config = server_config(
         EdgeApp(settings),
         host=args.host or settings.host,
         port=settings.port,
         log_level=args.log_level,
-        date_header=False,
-        server_header=False,
+        access_log=args.access_log,
     )
+    uvicorn.Server(config).run()
     return 0
 
 
@@ -218,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--host", default=None)
     edge.add_argument("--port", type=int, default=None)
     edge.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    edge.add_argument("--access-log", action="store_true", help="log every request (off: it costs hit throughput)")
     edge.set_defaults(func=cmd_edge)
     return parser
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from cdn.messages import StoredResponse
+from cdn.policy import Freshness, freshness
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,11 @@ class CacheRecord:
     expires_at: float
     # Soft-purged: still servable while it is revalidated, never again as fresh.
     stale: bool = False
+    # Derived from `response` alone; worked out once here so that no hit parses the response's fields again.
+    freshness: Freshness = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "freshness", freshness(self.response))  # frozen: set once, at construction
 
     def soft_purged(self) -> CacheRecord:
         return replace(self, stale=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from cachetools import LRUCache
+from cachetools import Cache, LRUCache
 
 from cdn.stores.base import CacheRecord, CacheStore
 
@@ -49,6 +49,17 @@ class MemoryStore(CacheStore):
             await self.delete((key,))
             return None
         return record
+
+    def peek(self, key: str) -> CacheRecord | None:
+        """The record as stored, expired or not, without marking it recently used."""
+        try:
+            return Cache.__getitem__(self._records, key)  # LRUCache's own __getitem__ would reorder
+        except KeyError:
+            return None
+
+    def lookup(self, key: str) -> CacheRecord | None:
+        """The record as stored, expired or not, marked recently used; for callers that judge freshness."""
+        return self._records.get(key)
 
     async def set(self, key: str, record: CacheRecord, now: float) -> None:
         if self.expired(record, now):

@@ -1,0 +1,138 @@
+"""How an edge node is served: uvicorn (uvloop + httptools) with fresh L1 hits answered below ASGI.
+
+A cache hit through ASGI costs a task, a scope dict, two send messages and header re-encoding per request
+(the floor of a bare ASGI app is about half of nginx's hits per core). `WireHitProtocol` keeps uvicorn's
+parser, limits, keep-alive and pipelining rules, and when `EdgeApp.wire` already holds the answer it writes
+those bytes straight to the transport; every other request takes uvicorn's normal path into `EdgeApp`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from edge.app import EdgeApp
+from edge.wire import WireHits
+
+
+class WireHitProtocol(HttpToolsProtocol):
+    wire: ClassVar[WireHits]
+    _ready: list[bytes] | None = None
+    _ready_keep_alive = True
+
+    def on_message_begin(self) -> None:
+        # uvicorn builds the ASGI scope here; a wire hit needs none, so it is built only when ASGI is asked.
+        self.url = b""
+        self.headers = []
+        self.expect_100_continue = False
+
+    def _begin_asgi(self) -> None:
+        url, headers, expect_100_continue = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect_100_continue
+        self.scope["headers"] = headers
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        # Only when nothing is in flight on this connection, so pipelined answers keep their order, and
+        # only while the client reads what we write (uvicorn's flow control would otherwise wait for it).
+        if (
+            (self.cycle is None or self.cycle.response_complete)
+            and not self.pipeline
+            and not self.flow.write_paused
+            and not self.config.access_log  # an access log wants every request: ASGI logs them
+        ):
+            method = parser.get_method()
+            if method == b"GET" or method == b"HEAD":
+                keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
+                ready = self.wire.answer(self.url, self.headers, head=method == b"HEAD", keep_alive=keep_alive)
+                if ready is not None:
+                    self._ready, self._ready_keep_alive = ready, keep_alive
+                    return
+        self._begin_asgi()
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._ready is None:  # a wire answer is never given to a request with a body; belt and braces
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        ready = self._ready
+        if ready is None:
+            super().on_message_complete()
+            return
+        self._ready = None
+        self.transport.writelines(ready)
+        self.server_state.total_requests += 1
+        if not self._ready_keep_alive:
+            self.transport.close()
+            return
+        self._active_at = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self._arm_idle_timer(self.timeout_keep_alive)
+
+    # Keep-alive: uvicorn cancels its idle timer when data arrives and creates a new one after every response,
+    # a fifth of a wire hit's cost. Here one timer per idle connection checks, when it fires, how long the
+    # connection has really been idle, and closes it or sleeps for the rest. Same rule, no per-request timers.
+    _active_at = 0.0
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._active_at = self.loop.time()
+
+    def _arm_idle_timer(self, delay: float) -> None:
+        self.timeout_keep_alive_task = self.loop.call_later(delay, self.timeout_keep_alive_handler)
+
+    def timeout_keep_alive_handler(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
+            return  # closed, or busy: the response's completion arms the timer again
+        idle = self.loop.time() - self._active_at
+        if idle >= self.timeout_keep_alive:
+            self.transport.close()
+        else:
+            self._arm_idle_timer(self.timeout_keep_alive - idle)
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, with the idle timer above (uvicorn's version replaces the timer handle unconditionally).
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._active_at = self.loop.time()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self.timeout_keep_alive_task is None:
+            self._arm_idle_timer(self.timeout_keep_alive)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
+        super().connection_lost(exc)
+
+
+def server_config(app: EdgeApp, *, host: str, port: int, log_level: str = "warning", **options: Any) -> uvicorn.Config:
+    """The uvicorn configuration every edge deployable uses (`wrangler-py edge`, `wrangler-py dev`)."""
+    protocol = type("EdgeWireHitProtocol", (WireHitProtocol,), {"wire": app.wire})
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        loop="uvloop",
+        http=protocol,
+        lifespan="on",
+        # The edge relays the origin's Date and Server; uvicorn's own would duplicate them.
+        date_header=False,
+        server_header=False,
+        # The edge decides itself which peers may speak for the client (edge.trusted_proxies); uvicorn's proxy
+        # middleware would rewrite the peer address from X-Forwarded-For before the edge sees it.
+        proxy_headers=False,
+        **{"access_log": False, **options},
+    )
+
+
+__all__ = ["WireHitProtocol", "server_config"]

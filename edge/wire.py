@@ -1,0 +1,180 @@
+"""Fresh L1 hits as ready-to-write bytes, for the server's HTTP protocol to answer without the ASGI layer.
+
+The ASGI path (`edge.app`) decides everything: host allow-list, key normalization, Vary, freshness, purges.
+Each time it serves a fresh record from L1 it remembers the request target exactly as it arrived (Host and
+target bytes) together with that record. A later request with the same bytes is answered from here only
+while nothing could change the answer:
+
+- the same record object is still in L1: a hard purge removed it, a soft purge or a refresh replaced it;
+- the record is fresh (its `Freshness` was worked out at storing time) and no purge-bus gap distrusts it;
+- the request carries nothing the ASGI path would treat differently: no Cache-Control or Pragma, no
+  conditional or range header, no Authorization, no body, one Host, and the same values for what the
+  response varies on.
+
+Anything else goes through ASGI, which answers it and, when the answer is a fresh hit again, re-arms this.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from cdn import CacheRecord, MemoryStore
+from edge.forwarding import downstream_headers
+
+# Request fields that make the ASGI path answer differently from a plain fresh hit (RFC 9111 §5.2.1, §4.3.2;
+# RFC 9110 §13-14), or that mean a body or a protocol switch follows.
+_ASGI_ONLY = frozenset(
+    {b"cache-control", b"pragma", b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since",
+     b"if-range", b"range", b"authorization", b"content-length", b"transfer-encoding", b"expect", b"upgrade"}
+)  # fmt: skip
+_HIT_TAIL = b'\r\nx-cache: HIT\r\nserver-timing: edge;desc="l1 wire";dur=0.0\r\n'
+_CLOSE = b"connection: close\r\n"
+_END = b"\r\n"
+# Variants of one URL kept side by side (one per market or language, say): more would mean a linear scan.
+MAX_VARIANTS = 8
+
+
+@dataclass(slots=True)
+class _Ready:
+    key: str
+    record: CacheRecord
+    head: bytes  # status line and header lines up to the value of Age
+    body: bytes
+    fresh_until: float
+    age_base: float  # Age = now - age_base (RFC 9111 §4.2.3, with the initial age folded in)
+    vary: tuple[tuple[bytes, str], ...]  # (request field, its normalized value when stored)
+    # The end of the header block for the Age last sent: Age changes once a second, not per request.
+    age: int = -1
+    tail: bytes = b""
+    # When L1 is next told this record is in use (once a second is enough for its LRU order).
+    touch_at: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + len(self.body) + len(self.key) + 192
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
+
+
+def _normalize(value: str) -> str:
+    # The same normalization `cdn.policy.vary_values` applies when storing (RFC 9111 §4.1).
+    return ",".join(part.strip() for part in " ".join(value.split()).split(","))
+
+
+class WireHits:
+    """Maps request bytes to ready-to-write fresh hits, bounded by bytes like L1 itself.
+
+    A plain dict, evicting the oldest entries first: a hot page that is evicted comes back after one ASGI
+    hit, and a dict lookup is what keeps this path cheap. Bodies are shared with L1, not copied; an entry
+    whose record has left L1 keeps its body alive until it is next asked for or displaced, so the edge holds
+    at most twice `max_bytes` of bodies.
+    """
+
+    def __init__(self, l1: MemoryStore, max_bytes: int, trusted_since: Callable[[float], float]) -> None:
+        self._l1 = l1
+        self._ready: dict[bytes, tuple[_Ready, ...]] = {}
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self._trusted_since = trusted_since
+
+    def __len__(self) -> int:
+        return len(self._ready)
+
+    def remember(self, host: bytes, target: bytes, key: str, record: CacheRecord) -> None:
+        route = host + b" " + target
+        known = self._ready.get(route, ())
+        if any(ready.record is record for ready in known):
+            return
+        response = record.response
+        lines = [_status_line(response.status)]
+        lines.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in downstream_headers(response.headers))
+        lines.append(b"content-length: %d\r\nage: " % len(response.body))
+        fresh = record.freshness
+        ready = _Ready(
+            key=key,
+            record=record,
+            head=b"".join(lines),
+            body=response.body,
+            fresh_until=fresh.fresh_until,
+            age_base=fresh.response_time - fresh.initial_age,
+            vary=tuple((name.encode("latin-1"), value) for name, value in response.vary),
+        )
+        if ready.size > self._max_bytes:
+            return  # larger than the whole table: the ASGI path keeps answering it
+        others = tuple(variant for variant in known if variant.key != key)[: MAX_VARIANTS - 1]
+        self._replace(route, (ready, *others))
+        while self._bytes > self._max_bytes:
+            oldest = next(iter(self._ready))
+            self._replace(oldest, ())
+
+    def _replace(self, route: bytes, variants: tuple[_Ready, ...]) -> None:
+        self._bytes -= sum(ready.size for ready in self._ready.pop(route, ()))
+        if variants:
+            self._ready[route] = variants
+            self._bytes += sum(ready.size for ready in variants)
+
+    def forget_all(self) -> None:
+        self._ready.clear()
+        self._bytes = 0
+
+    def answer(
+        self, target: bytes, headers: list[tuple[bytes, bytes]], *, head: bool, keep_alive: bool
+    ) -> list[bytes] | None:
+        """The response's bytes for a GET or HEAD, or None when the ASGI path must answer it."""
+        host = None
+        for name, value in headers:
+            if name in _ASGI_ONLY:
+                return None
+            if name == b"host":
+                if host is not None:
+                    return None  # two Host fields: let the ASGI path (and its allow-list) deal with it
+                host = value
+        if host is None:
+            return None
+        variants = self._ready.get(host + b" " + target)
+        if variants is None:
+            return None
+        for ready in variants:
+            if not ready.vary or _vary_matches(ready.vary, headers):
+                break
+        else:
+            return None
+        now = time.time()
+        record = ready.record
+        if (
+            now >= ready.fresh_until
+            or self._l1.peek(ready.key) is not record
+            or record.response.response_time < self._trusted_since(now)
+        ):
+            route = host + b" " + target
+            self._replace(route, tuple(variant for variant in variants if variant is not ready))
+            return None
+        if now >= ready.touch_at:
+            self._l1.lookup(ready.key)  # keeps a page that is only ever served from here hot in L1
+            ready.touch_at = now + 1.0
+        if not keep_alive:
+            return [ready.head, b"%d%s%s%s" % (int(now - ready.age_base), _HIT_TAIL, _CLOSE, _END), ready.body]
+        age = int(now - ready.age_base)
+        if age != ready.age:
+            ready.age, ready.tail = age, b"%d%s%s" % (age, _HIT_TAIL, _END)
+        return [ready.head, ready.tail] if head else [ready.head, ready.tail, ready.body]
+
+
+def _vary_matches(vary: tuple[tuple[bytes, str], ...], headers: list[tuple[bytes, bytes]]) -> bool:
+    for field, stored in vary:
+        values = [value.decode("latin-1") for name, value in headers if name == field]
+        if _normalize(", ".join(values)) != stored:
+            return False
+    return True
+
+
+__all__ = ["WireHits"]

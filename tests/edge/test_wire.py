@@ -1,0 +1,123 @@
+"""`edge.wire.WireHits`: ready-to-write hits, and every reason to hand a request back to the ASGI path."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from cdn import CacheRecord, MemoryStore, StoredResponse
+from edge.wire import WireHits
+
+HOST = b"shop.example"
+PLAIN = [(b"host", HOST), (b"user-agent", b"test"), (b"accept", b"*/*")]
+
+
+def record(*, max_age: int = 60, age_at_store: float = 0.0, vary: tuple[tuple[str, str], ...] = ()) -> CacheRecord:
+    now = time.time()
+    headers = (("content-type", "text/html"), ("cache-control", f"public, s-maxage={max_age}"), ("etag", '"v1"'))
+    response = StoredResponse(200, headers, b"<p>page</p>", now - age_at_store, now - age_at_store, vary)
+    return CacheRecord(response, ("url:/p", "product:1"), now + 3600)
+
+
+def wire_with(stored: CacheRecord, *, trusted_since: float = 0.0) -> tuple[WireHits, MemoryStore]:
+    l1 = MemoryStore(2**20)
+    asyncio.run(l1.set("k", stored, time.time()))
+    wire = WireHits(l1, 2**20, lambda now: trusted_since)
+    wire.remember(HOST, b"/p", "k", stored)
+    return wire, l1
+
+
+def test_a_remembered_fresh_hit_is_the_whole_response() -> None:
+    wire, _ = wire_with(record(age_at_store=3))
+    parts = wire.answer(b"/p", PLAIN, head=False, keep_alive=True)
+    assert parts is not None
+    raw = b"".join(parts)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "HTTP/1.1 200 OK" and body == b"<p>page</p>"
+    fields = dict(line.split(": ", 1) for line in lines[1:])
+    assert fields["content-length"] == "11" and fields["x-cache"] == "HIT" and fields["etag"] == '"v1"'
+    assert fields["age"] in ("3", "4")  # RFC 9111 §4.2.3, counted from when it was fetched
+    assert "connection" not in fields
+
+
+def test_head_gets_the_same_fields_without_a_body_and_close_says_so() -> None:
+    wire, _ = wire_with(record())
+    head = b"".join(wire.answer(b"/p", PLAIN, head=True, keep_alive=True) or [])
+    assert head.endswith(b"\r\n\r\n") and b"content-length: 11\r\n" in head
+    closing = b"".join(wire.answer(b"/p", PLAIN, head=False, keep_alive=False) or [])
+    assert b"\r\nconnection: close\r\n" in closing and closing.endswith(b"<p>page</p>")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        (b"cache-control", b"no-cache"),  # RFC 9111 §5.2.1.4
+        (b"pragma", b"no-cache"),  # §5.4
+        (b"if-none-match", b'"v1"'),  # a 304 is the ASGI path's job (§4.3.2)
+        (b"if-modified-since", b"Tue, 01 Jan 2030 00:00:00 GMT"),
+        (b"range", b"bytes=0-1"),
+        (b"authorization", b"Bearer x"),
+        (b"content-length", b"3"),
+        (b"host", b"other.example"),  # a second Host
+    ],
+)
+def test_anything_the_asgi_path_treats_differently_goes_there(extra: tuple[bytes, bytes]) -> None:
+    wire, _ = wire_with(record())
+    assert wire.answer(b"/p", [*PLAIN, extra], head=False, keep_alive=True) is None
+
+
+def test_only_the_exact_target_and_host_are_answered() -> None:
+    wire, _ = wire_with(record())
+    assert wire.answer(b"/p?utm_source=x", PLAIN, head=False, keep_alive=True) is None
+    assert wire.answer(b"/p", [(b"host", b"SHOP.example")], head=False, keep_alive=True) is None
+    assert wire.answer(b"/p", [(b"user-agent", b"no host")], head=False, keep_alive=True) is None
+
+
+def test_a_purge_or_a_replacement_in_l1_ends_it() -> None:
+    stored = record()
+    wire, l1 = wire_with(stored)
+    asyncio.run(l1.purge_tags(["product:1"], soft=True))  # soft: the record is replaced by a stale copy
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
+    wire.remember(HOST, b"/p", "k", stored)
+    asyncio.run(l1.purge_tags(["product:1"], soft=False))
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
+    assert len(wire) == 0
+
+
+def test_a_record_past_its_freshness_is_not_answered() -> None:
+    wire, _ = wire_with(record(max_age=60, age_at_store=61))
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
+
+
+def test_a_purge_bus_gap_distrusts_what_was_fetched_before_it() -> None:
+    wire, _ = wire_with(record(), trusted_since=time.time() + 1)
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
+
+
+def test_variants_are_kept_side_by_side_and_matched_on_their_vary_values() -> None:
+    english, german = record(vary=(("accept-language", "en"),)), record(vary=(("accept-language", "de"),))
+    l1 = MemoryStore(2**20)
+    asyncio.run(l1.set("k-en", english, time.time()))
+    asyncio.run(l1.set("k-de", german, time.time()))
+    wire = WireHits(l1, 2**20, lambda now: 0.0)
+    wire.remember(HOST, b"/p", "k-en", english)
+    wire.remember(HOST, b"/p", "k-de", german)
+    assert wire.answer(b"/p", [*PLAIN, (b"accept-language", b"en")], head=False, keep_alive=True) is not None
+    assert wire.answer(b"/p", [*PLAIN, (b"accept-language", b"de")], head=False, keep_alive=True) is not None
+    assert wire.answer(b"/p", [*PLAIN, (b"accept-language", b"fr")], head=False, keep_alive=True) is None
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None  # absent is a value of its own
+
+
+def test_the_table_is_bounded_by_bytes_and_drops_the_oldest_first() -> None:
+    l1 = MemoryStore(2**20)
+    wire = WireHits(l1, 4096, lambda now: 0.0)
+    for n in range(40):
+        stored = record()
+        asyncio.run(l1.set(f"k{n}", stored, time.time()))
+        wire.remember(HOST, f"/p{n}".encode(), f"k{n}", stored)
+    assert 0 < len(wire) < 40
+    assert wire.answer(b"/p39", PLAIN, head=False, keep_alive=True) is not None
+    assert wire.answer(b"/p0", PLAIN, head=False, keep_alive=True) is None

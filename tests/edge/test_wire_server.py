@@ -1,0 +1,254 @@
+"""The edge as it is served (`edge.server_config`: uvicorn with wire hits below ASGI), over real sockets.
+
+Each test talks HTTP/1.1 on a raw socket, so pipelining, HEAD framing, HTTP/1.0 and keep-alive are exactly
+what a client sees. Which path answered is visible in Server-Timing (`desc="l1 wire"`).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from edge import EdgeApp, EdgeSettings, server_config
+from tests.conftest import free_port
+
+TOKEN = "wire-purge-token"
+hits: Counter[str] = Counter()
+
+
+async def page(request: Request) -> Response:
+    hits[request.url.path] += 1
+    headers = {"cache-control": "public, s-maxage=60", "etag": '"v1"', "surrogate-key": "product:1"}
+    return Response(f"page {hits[request.url.path]}", media_type="text/html", headers=headers)
+
+
+async def by_language(request: Request) -> Response:
+    hits["/vary"] += 1
+    language = request.headers.get("accept-language", "none")
+    headers = {"cache-control": "public, s-maxage=60", "vary": "Accept-Language"}
+    return Response(f"in {language}", media_type="text/plain", headers=headers)
+
+
+async def short(request: Request) -> Response:
+    hits["/short"] += 1
+    return Response(f"short {hits['/short']}", headers={"cache-control": "public, s-maxage=2"})
+
+
+async def uncached(request: Request) -> Response:
+    return JSONResponse({"n": hits["/page"]}, headers={"cache-control": "no-store"})
+
+
+ORIGIN = Starlette(
+    routes=[Route("/page", page), Route("/vary", by_language), Route("/short", short), Route("/count", uncached)]
+)
+
+
+def serve(config: uvicorn.Config) -> tuple[uvicorn.Server, threading.Thread]:
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.02)
+    return server, thread
+
+
+@dataclass
+class Edge:
+    port: int
+    app: EdgeApp
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+
+@pytest.fixture(scope="module")
+def edge() -> Iterator[Edge]:
+    origin_port, edge_port = free_port(), free_port()
+    origin = serve(uvicorn.Config(ORIGIN, host="127.0.0.1", port=origin_port, log_level="warning"))
+    app = EdgeApp(EdgeSettings(origin=f"http://127.0.0.1:{origin_port}", purge_token=TOKEN))
+    front = serve(server_config(app, host="127.0.0.1", port=edge_port, timeout_keep_alive=1))
+    try:
+        yield Edge(edge_port, app)
+    finally:
+        for server, thread in (front, origin):
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+@dataclass
+class Reply:
+    status: int
+    fields: list[tuple[str, str]]
+    body: bytes
+
+    def field(self, name: str) -> str | None:
+        return next((value for key, value in self.fields if key == name), None)
+
+    @property
+    def via_wire(self) -> bool:
+        return 'desc="l1 wire"' in (self.field("server-timing") or "")
+
+
+class Reader:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer = sock, b""
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.buffer += chunk
+
+    def reply(self, *, head: bool = False) -> Reply:
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        block, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        status_line, *lines = block.decode("latin-1").split("\r\n")
+        fields = [(k.lower(), v) for k, v in (line.split(": ", 1) for line in lines)]
+        size = 0 if head else int(next(v for k, v in fields if k == "content-length"))
+        while len(self.buffer) < size:
+            self._fill()
+        body, self.buffer = self.buffer[:size], self.buffer[size:]
+        return Reply(int(status_line.split()[1]), fields, body)
+
+
+def request(path: str, *extra: str, method: str = "GET", version: str = "1.1") -> bytes:
+    lines = [f"{method} {path} HTTP/{version}", "Host: shop.test", *extra]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def exchange(edge: Edge, raw: bytes, *, head: bool = False) -> Reply:
+    with edge.connect() as sock:
+        sock.sendall(raw)
+        return Reader(sock).reply(head=head)
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 5
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in 5 s"
+        time.sleep(0.02)
+
+
+def warm(edge: Edge, path: str, *extra: str) -> None:
+    for _ in range(2):  # a MISS stores it, the next (ASGI) HIT arms the wire path
+        exchange(edge, request(path, *extra))
+
+
+def test_a_hit_on_the_wire_path_says_what_the_asgi_path_says(edge: Edge) -> None:
+    warm(edge, "/page")
+    wired = exchange(edge, request("/page"))
+    # A request directive sends it through ASGI: a fresh hit there too (max-stale changes nothing when fresh).
+    through_asgi = exchange(edge, request("/page", "Cache-Control: max-stale=0"))
+    assert wired.via_wire and not through_asgi.via_wire
+    assert wired.status == through_asgi.status == 200 and wired.body == through_asgi.body
+    assert wired.field("x-cache") == through_asgi.field("x-cache") == "HIT"
+
+    def comparable(reply: Reply) -> Counter[tuple[str, str]]:
+        return Counter((k, v) for k, v in reply.fields if k not in ("server-timing", "age"))
+
+    assert comparable(wired) == comparable(through_asgi)
+    assert wired.field("age") is not None and wired.field("content-length") == str(len(wired.body))
+
+
+def test_head_pipelining_and_order(edge: Edge) -> None:
+    warm(edge, "/page")
+    with edge.connect() as sock:
+        # Pipelined: a wire hit, an uncacheable ASGI request, then two hits that must wait their turn behind it.
+        sock.sendall(request("/page") + request("/count") + request("/page") + request("/page", method="HEAD"))
+        reader = Reader(sock)
+        first, second, third, fourth = reader.reply(), reader.reply(), reader.reply(), reader.reply(head=True)
+        assert first.via_wire and first.body == third.body
+        assert second.field("x-cache") == "BYPASS" and b'"n"' in second.body
+        assert third.field("x-cache") == fourth.field("x-cache") == "HIT"
+        assert fourth.status == 200 and fourth.field("content-length") == str(len(first.body))
+        sock.sendall(request("/page", method="HEAD"))  # nothing in flight again: the wire answers HEAD too
+        fifth = reader.reply(head=True)
+        assert fifth.via_wire and fifth.field("content-length") == str(len(first.body))
+        sock.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)  # no body after a HEAD answer, nothing left over
+        assert reader.buffer == b""
+
+
+def test_http_1_0_gets_its_answer_and_the_connection_closes(edge: Edge) -> None:
+    warm(edge, "/page")
+    with edge.connect() as sock:
+        sock.sendall(request("/page", version="1.0"))
+        reader = Reader(sock)
+        reply = reader.reply()
+        assert reply.via_wire and reply.field("connection") == "close"
+        assert sock.recv(1) == b""
+
+
+def test_conditional_requests_get_their_304_from_the_asgi_path(edge: Edge) -> None:
+    warm(edge, "/page")
+    reply = exchange(edge, request("/page", 'If-None-Match: "v1"'))
+    assert reply.status == 304 and not reply.via_wire and reply.field("x-cache") == "HIT"
+
+
+def test_purges_end_wire_hits_at_once(edge: Edge) -> None:
+    warm(edge, "/page")
+    before = hits["/page"]
+    assert exchange(edge, request("/page")).via_wire
+    purge = httpx.post(
+        f"http://127.0.0.1:{edge.port}/_edge/purge",
+        json={"tags": ["product:1"], "soft": True},
+        headers={"authorization": f"Bearer {TOKEN}"},
+    )
+    assert purge.status_code == 200
+    stale = exchange(edge, request("/page"))
+    assert stale.field("x-cache") == "STALE" and not stale.via_wire  # soft: one fast stale answer, refreshing
+    wait_until(lambda: hits["/page"] == before + 1)  # the background refresh
+    httpx.post(
+        f"http://127.0.0.1:{edge.port}/_edge/purge",
+        json={"tags": ["product:1"]},
+        headers={"authorization": f"Bearer {TOKEN}"},
+    )
+    gone = exchange(edge, request("/page"))
+    assert gone.field("x-cache") == "MISS" and hits["/page"] == before + 2
+
+
+def test_each_variant_is_answered_with_its_own_body(edge: Edge) -> None:
+    for language in ("en", "de"):
+        warm(edge, "/vary", f"Accept-Language: {language}")
+    for language in ("en", "de", "en"):
+        reply = exchange(edge, request("/vary", f"Accept-Language: {language}"))
+        assert reply.via_wire and reply.body == f"in {language}".encode()
+    other = exchange(edge, request("/vary", "Accept-Language: fr"))
+    assert not other.via_wire and other.body == b"in fr"
+
+
+def test_a_stale_entry_is_never_answered_from_the_wire(edge: Edge) -> None:
+    warm(edge, "/short")
+    assert exchange(edge, request("/short")).via_wire
+    time.sleep(2.1)  # past s-maxage=2
+    after = exchange(edge, request("/short"))
+    assert not after.via_wire and after.field("x-cache") in ("MISS", "REVALIDATED")
+
+
+def test_idle_keep_alive_connections_are_closed_and_busy_ones_are_not(edge: Edge) -> None:
+    warm(edge, "/page")
+    with edge.connect() as sock:
+        reader = Reader(sock)
+        for _ in range(6):  # 1.5 s of steady use on a 1 s keep-alive timeout: never closed while used
+            sock.sendall(request("/page"))
+            assert reader.reply().via_wire
+            time.sleep(0.25)
+        time.sleep(1.6)  # idle past the timeout
+        sock.settimeout(2)
+        assert sock.recv(1) == b""
