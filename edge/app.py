@@ -40,7 +40,8 @@ from cdn import (
 )
 from edge.cache import Answer, CacheRequest, EdgeCache, problem_answer, url_tag
 from edge.forwarding import downstream_headers, upstream_headers
-from edge.origin_client import OriginClient, OriginError
+from edge.origin_client import OriginClient, OriginError, relay_buffer_limit
+from edge.relay import BodyTooLarge, ClientGone, read_body, relay, request_body
 from edge.settings import CdnPurgeSettings, EdgeSettings
 from edge.wire import WireHits
 
@@ -49,7 +50,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PURGE_PATH = "/_edge/purge"
-MAX_REQUEST_BODY = 10 * 2**20
+MAX_PURGE_BODY = 2**20
 
 
 def external_purger(settings: CdnPurgeSettings, http: httpx.AsyncClient) -> CdnPurger:
@@ -134,7 +135,7 @@ class EdgeApp:
             return  # websockets are not proxied (yet)
         started = time.perf_counter()
         answer = await self._answer(scope, receive)
-        await self._send(send, answer, started, head=scope["method"] == "HEAD")
+        await self._send(send, receive, answer, started, head=scope["method"] == "HEAD")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -208,7 +209,7 @@ class EdgeApp:
             if answer.cached is not None:
                 self._remember_wire(scope, answer.cached)
             return answer
-        return await self._pass(method, host, path, query, target, forwarded(), receive)
+        return await self._pass(method, host, target, headers, forwarded(), receive)
 
     def _remember_wire(self, scope: Scope, cached: tuple[str, CacheRecord]) -> None:
         hosts = [value for name, value in scope["headers"] if name == b"host"]
@@ -216,26 +217,23 @@ class EdgeApp:
             raw_path, query = scope.get("raw_path") or scope["path"].encode(), scope.get("query_string", b"")
             self.wire.remember(hosts[0], raw_path + b"?" + query if query else raw_path, *cached)
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_REQUEST_BODY:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                return b"".join(chunks)
-
     async def _pass(
-        self, method: str, host: str, path: str, query: str, target: str, forwarded: Headers, receive: Receive
+        self, method: str, host: str, target: str, headers: Headers, forwarded: Headers, receive: Receive
     ) -> Answer:
-        body = await self._read_body(receive)
-        if body is None:
-            return problem_answer(413, "Request body too large", f"at most {MAX_REQUEST_BODY} bytes")
+        limit = self.settings.max_request_body_bytes
+        too_large = problem_answer(413, "Request body too large", f"at most {limit} bytes")
+        declared = (header(headers, "content-length") or "").strip()
+        if declared.isdecimal() and int(declared) > limit:
+            return too_large  # said up front: refused before a byte is read or sent on
         try:
-            fetched = await self.origin.fetch(method, target, forwarded, body)
+            body = await request_body(receive, limit)
+            if not isinstance(body, bytes) and declared.isdecimal():
+                forwarded += (("content-length", declared),)  # streamed on with its length, not re-chunked
+            fetched = await self.origin.fetch(method, target, forwarded, body, buffer_limit=relay_buffer_limit)
+        except BodyTooLarge:
+            return too_large
+        except ClientGone:
+            return problem_answer(400, "Request incomplete", "the client went away before its body arrived")
         except OriginError:
             return problem_answer(502, "The store is not answering", "please try again in a moment")
         # RFC 9111 §4.4: an unsafe request that succeeded invalidates what we hold for its URL (and Location).
@@ -243,7 +241,9 @@ class EdgeApp:
             stale_path, _, stale_query = url.split(host, 1)[1].partition("?")
             key = primary_key("GET", host, stale_path, normalize_query(stale_query))
             await self.cache.store.purge_tags([url_tag(key)], soft=False)
-        return Answer(fetched.status, fetched.headers, fetched.body, "PASS", None, fetched.duration_ms)
+        return Answer(
+            fetched.status, fetched.headers, fetched.body, "PASS", None, fetched.duration_ms, rest=fetched.rest
+        )
 
     async def _purge(self, method: str, headers: Headers, receive: Receive, host: str, scheme: str) -> Answer:
         if method != "POST":
@@ -251,7 +251,12 @@ class EdgeApp:
         supplied = (header(headers, "authorization") or "").removeprefix("Bearer ").strip().encode()
         if not self._purge_token or not hmac.compare_digest(supplied, self._purge_token):
             return problem_answer(401, "Unauthorized", "a valid bearer token is required")
-        raw = await self._read_body(receive)
+        try:
+            raw = await read_body(receive, MAX_PURGE_BODY)
+        except BodyTooLarge:
+            return problem_answer(413, "Purge order too large", f"at most {MAX_PURGE_BODY} bytes; split it")
+        except ClientGone:
+            return problem_answer(400, "Request incomplete", "the client went away before its body arrived")
         try:
             order = json.loads(raw or b"{}")
             tags = [str(t) for t in order.get("tags", [])]
@@ -293,9 +298,12 @@ class EdgeApp:
         )
 
     @staticmethod
-    async def _send(send: Send, answer: Answer, started: float, *, head: bool) -> None:
+    async def _send(send: Send, receive: Receive, answer: Answer, started: float, *, head: bool) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in downstream_headers(answer.headers)]
-        headers.append((b"content-length", str(len(answer.body)).encode()))
+        if answer.rest is None:
+            headers.append((b"content-length", str(len(answer.body)).encode()))
+        elif (declared := header(answer.headers, "content-length")) is not None:
+            headers.append((b"content-length", declared.encode("latin-1")))  # else: chunked, as it streams
         headers.append((b"x-cache", answer.x_cache.encode()))
         if answer.age is not None:
             headers.append((b"age", str(answer.age).encode()))
@@ -304,5 +312,9 @@ class EdgeApp:
             timing += f", origin;dur={answer.origin_ms:.1f}"
         headers.append((b"server-timing", timing.encode()))
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        if answer.rest is not None and not head:
+            await relay(send, receive, answer.body, answer.rest)
+            return
+        await answer.discard()
         # HEAD: the same headers as GET, Content-Length included (RFC 9110 §9.3.2), and no body.
         await send({"type": "http.response.body", "body": b"" if head else answer.body})

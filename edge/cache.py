@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import assert_never
 
@@ -35,7 +35,7 @@ from cdn import (
     vary_names,
     vary_values,
 )
-from edge.origin_client import Fetched, OriginClient, OriginError, OriginTimeout
+from edge.origin_client import BufferLimit, Fetched, OriginClient, OriginError, OriginTimeout, relay_buffer_limit
 
 log = logging.getLogger("edgeshop.edge")
 
@@ -61,6 +61,12 @@ class Answer:
     # The fresh record this answer came from and its key, so the server can answer the same request again
     # below the ASGI layer (edge.wire) while that record stays in L1.
     cached: tuple[str, CacheRecord] | None = None
+    # The body after `body`, still streaming from the origin (not stored: uncacheable or too large).
+    rest: AsyncIterator[bytes] | None = None
+
+    async def discard(self) -> None:
+        if self.rest is not None:
+            await self.rest.aclose()  # type: ignore[attr-defined]
 
 
 class EdgeCache:
@@ -126,26 +132,43 @@ class EdgeCache:
         cached = (fresh_key, record) if fresh_key is not None else None
         return Answer(response.status, response.headers, response.body, x_cache, age, cached=cached)
 
-    async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> tuple[Fetched, bool]:
-        async def go() -> Fetched:
-            return await self._origin.fetch("GET", request.target, request.upstream() + extra)
+    def _buffer_limit(self, request: CacheRequest) -> BufferLimit:
+        """Read whole only what may be stored; relay anything else as it streams in."""
 
-        return await self._flight.run(key, go, wait=self._wait)
+        def limit(status: int, headers: Headers) -> int:
+            directives = response_directives(headers)
+            storable = not_storable("GET", request.headers, status, headers, directives) is None
+            return self._max_object if storable else relay_buffer_limit(status, headers)
+
+        return limit
+
+    async def _origin_get(self, request: CacheRequest, extra: Headers = ()) -> Fetched:
+        upstream = request.upstream() + extra
+        return await self._origin.fetch("GET", request.target, upstream, buffer_limit=self._buffer_limit(request))
+
+    async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> tuple[Fetched, bool]:
+        return await self._flight.run(key, lambda: self._origin_get(request, extra), wait=self._wait)
 
     async def _miss(self, request: CacheRequest, key: str) -> Answer:
         try:
             fetched, led = await self._fetch(request, key)
         except (OriginError, TimeoutError) as exc:
             return _origin_failed(exc)
-        if not led and not self._shareable(request, fetched):
-            # Never hand one shopper's answer to another: only a storable response is shared between waiters.
+        if not led and not (fetched.complete and self._shareable(request, fetched)):
+            # Never hand one shopper's answer to another: only a storable response is shared between waiters
+            # (and a streamed body can be read once, by the request that asked for it).
             try:
-                fetched = await self._origin.fetch("GET", request.target, request.upstream())
+                fetched = await self._origin_get(request)
             except OriginError as exc:
                 return _origin_failed(exc)
+        return await self._answer_fetched(request, fetched)
+
+    async def _answer_fetched(self, request: CacheRequest, fetched: Fetched) -> Answer:
         cached = await self._store(request, fetched)
         x_cache = "MISS" if cached else "BYPASS"
-        return Answer(fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms, cached)
+        return Answer(
+            fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms, cached, fetched.rest
+        )
 
     def _shareable(self, request: CacheRequest, fetched: Fetched) -> bool:
         directives = response_directives(fetched.headers)
@@ -157,10 +180,10 @@ class EdgeCache:
 
     async def _store(self, request: CacheRequest, fetched: Fetched) -> tuple[str, CacheRecord] | None:
         """Store what the origin answered when a shared cache may; the key and record, or None."""
+        if not fetched.complete or len(fetched.body) > self._max_object:
+            return None
         directives = response_directives(fetched.headers)
         if not_storable("GET", request.headers, fetched.status, fetched.headers, directives) is not None:
-            return None
-        if len(fetched.body) > self._max_object:
             return None
         names = vary_names(fetched.headers)
         self._vary[request.primary_key] = names
@@ -201,10 +224,9 @@ class EdgeCache:
             answer = self._serve(request, fresh_record, "REVALIDATED", time.time(), fresh_key)
             return replace(answer, origin_ms=fetched.duration_ms)
         if fetched.status >= 500 and usable_on_error(record.response, time.time(), self._grace, record.freshness):
+            await fetched.discard()
             return self._serve(request, record, "STALE", time.time())
-        cached = await self._store(request, fetched)
-        x_cache = "MISS" if cached else "BYPASS"
-        return Answer(fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms, cached)
+        return await self._answer_fetched(request, fetched)
 
     def _revalidate_in_background(self, request: CacheRequest, key: str, record: CacheRecord) -> None:
         if key in self._revalidating:
@@ -213,7 +235,8 @@ class EdgeCache:
 
         async def refresh() -> None:
             try:
-                await self._revalidate(request, key, record)
+                answer = await self._revalidate(request, key, record)
+                await answer.discard()  # nobody reads it: a refresh that is not stored is just dropped
             except Exception:
                 log.warning("background revalidation of %s failed", request.target, exc_info=True)
             finally:

@@ -1,8 +1,16 @@
-"""Fetching from the origin with the edge's pooled httpx client."""
+"""Fetching from the origin with the edge's pooled httpx client, buffering only what the cache may keep.
+
+Bodies travel as the origin sent them (`aiter_raw`: no decompression, so Content-Encoding stays true). A
+response is read whole only when `buffer_limit` says it may be stored; anything else (uncacheable, larger than
+the cache keeps, or over the limit part-way through a chunked body) comes back with the part read so far and
+the rest still streaming from the origin, so a large download or a slow generated page is relayed as it comes
+instead of being held in memory.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -14,10 +22,21 @@ from cdn import Headers
 class Fetched:
     status: int
     headers: Headers
-    body: bytes
+    body: bytes  # the whole body, or when `rest` is set, its first part
     request_time: float
     response_time: float
     duration_ms: float
+    # The remainder still coming from the origin (iterate it once, to the end or `aclose()` it), or None.
+    rest: AsyncIterator[bytes] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.rest is None
+
+    async def discard(self) -> None:
+        """Give the connection back without reading what is left (a HEAD, a client that went away)."""
+        if self.rest is not None:
+            await self.rest.aclose()  # type: ignore[attr-defined]
 
 
 class OriginError(Exception):
@@ -28,25 +47,102 @@ class OriginTimeout(OriginError):
     """The origin did not answer in time (a 504, where other failures are a 502)."""
 
 
+# Given the status and headers, how many body bytes to read before relaying the rest as a stream.
+BufferLimit = Callable[[int, Headers], int]
+
+
+# Bodies the cache will not keep are still read whole up to this size when their length is declared (one send
+# instead of a stream for the usual small page); undeclared ones stream from their first chunk, so a slow or
+# endless response (server-sent events) reaches the shopper as it is produced.
+RELAY_BUFFER_BYTES = 64 * 1024
+
+
+def relay_buffer_limit(status: int, headers: Headers) -> int:
+    return RELAY_BUFFER_BYTES if _declared_length(headers) is not None else 0
+
+
+def _mapped(exc: httpx.HTTPError) -> OriginError:
+    kind = OriginTimeout if isinstance(exc, httpx.TimeoutException) else OriginError
+    return kind(f"{type(exc).__name__}: {exc}")
+
+
+async def _remainder(chunks: AsyncIterator[bytes], response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except httpx.HTTPError as exc:
+        raise _mapped(exc) from exc
+    finally:
+        await response.aclose()
+
+
+def _declared_length(headers: Headers) -> int | None:
+    values = {value.strip() for name, value in headers if name == "content-length"}
+    if len(values) == 1 and (value := values.pop()).isdecimal():
+        return int(value)
+    return None
+
+
 class OriginClient:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def fetch(self, method: str, target: str, headers: Headers, body: bytes = b"") -> Fetched:
+    async def fetch(
+        self,
+        method: str,
+        target: str,
+        headers: Headers,
+        body: bytes | AsyncIterable[bytes] = b"",
+        *,
+        buffer_limit: BufferLimit | None = None,
+    ) -> Fetched:
+        """Ask the origin; read the body whole unless `buffer_limit` (default: no limit) says to stream it."""
         started, request_time = time.perf_counter(), time.time()
+        request = self._client.build_request(method, target, headers=list(headers), content=body or None)
         try:
-            response = await self._client.request(method, target, headers=list(headers), content=body or None)
-        except httpx.TimeoutException as exc:
-            raise OriginTimeout(f"{type(exc).__name__}: {exc}") from exc
+            response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise OriginError(f"{type(exc).__name__}: {exc}") from exc
+            raise _mapped(exc) from exc
+        raw_fields = response.headers.raw
+        fields = tuple((name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw_fields)
+        limit = buffer_limit(response.status_code, fields) if buffer_limit is not None else None
+        chunks = response.aiter_raw()
+        parts: list[bytes] = []
+        try:
+            declared = _declared_length(fields)
+            if limit is None or declared is None or declared <= limit:
+                size = 0
+                async for chunk in chunks:
+                    parts.append(chunk)
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        break
+                else:
+                    await response.aclose()
+                    return self._fetched(response, fields, b"".join(parts), request_time, started)
+        except httpx.HTTPError as exc:
+            await response.aclose()
+            raise _mapped(exc) from exc
+        except BaseException:
+            await response.aclose()
+            raise
+        return self._fetched(response, fields, b"".join(parts), request_time, started, _remainder(chunks, response))
+
+    @staticmethod
+    def _fetched(
+        response: httpx.Response,
+        fields: Headers,
+        body: bytes,
+        request_time: float,
+        started: float,
+        rest: AsyncIterator[bytes] | None = None,
+    ) -> Fetched:
         return Fetched(
             status=response.status_code,
-            headers=tuple(
-                (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in response.headers.raw
-            ),
-            body=response.content,
+            headers=fields,
+            body=body,
             request_time=request_time,
             response_time=time.time(),
             duration_ms=(time.perf_counter() - started) * 1000,
+            rest=rest,
         )

@@ -47,6 +47,9 @@ class EdgeSettings(BaseModel):
     port: int = Field(default=8787, ge=1, le=65535)
     origin: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8788")
     origin_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_request_body_bytes: int = Field(
+        default=10 * 2**20, ge=0, description="larger request bodies get 413; bodies stream to the origin"
+    )
     allowed_hosts: list[str] = Field(default_factory=list, description="Host allow-list; empty allows any")
     trusted_proxies: list[IPv4Network | IPv6Network] = Field(
         default_factory=list, description="peers whose X-Forwarded-* headers are believed"

@@ -7,7 +7,6 @@ what a client sees. Which path answered is visible in Server-Timing (`desc="l1 w
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from starlette.routing import Route
 
 from edge import EdgeApp, EdgeSettings, server_config
 from tests.conftest import free_port
+from tests.edge.live import Reader, Reply, request, serve
 
 TOKEN = "wire-purge-token"
 hits: Counter[str] = Counter()
@@ -55,17 +55,6 @@ ORIGIN = Starlette(
 )
 
 
-def serve(config: uvicorn.Config) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    return server, thread
-
-
 @dataclass
 class Edge:
     port: int
@@ -87,48 +76,6 @@ def edge() -> Iterator[Edge]:
         for server, thread in (front, origin):
             server.should_exit = True
             thread.join(timeout=10)
-
-
-@dataclass
-class Reply:
-    status: int
-    fields: list[tuple[str, str]]
-    body: bytes
-
-    def field(self, name: str) -> str | None:
-        return next((value for key, value in self.fields if key == name), None)
-
-    @property
-    def via_wire(self) -> bool:
-        return 'desc="l1 wire"' in (self.field("server-timing") or "")
-
-
-class Reader:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.buffer = sock, b""
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        self.buffer += chunk
-
-    def reply(self, *, head: bool = False) -> Reply:
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill()
-        block, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        status_line, *lines = block.decode("latin-1").split("\r\n")
-        fields = [(k.lower(), v) for k, v in (line.split(": ", 1) for line in lines)]
-        size = 0 if head else int(next(v for k, v in fields if k == "content-length"))
-        while len(self.buffer) < size:
-            self._fill()
-        body, self.buffer = self.buffer[:size], self.buffer[size:]
-        return Reply(int(status_line.split()[1]), fields, body)
-
-
-def request(path: str, *extra: str, method: str = "GET", version: str = "1.1") -> bytes:
-    lines = [f"{method} {path} HTTP/{version}", "Host: shop.test", *extra]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def exchange(edge: Edge, raw: bytes, *, head: bool = False) -> Reply:
