@@ -26,3 +26,6 @@ class CatalogEvents:
         if documents:
             await self._search.index_documents(documents)
             await self._purger.purge([*dict.fromkeys(tags), "search"])
+
+    async def aclose(self) -> None:
+        await self._purger.aclose()

@@ -13,11 +13,17 @@ log = logging.getLogger("edgeshop.origin")
 class Purger(Protocol):
     async def purge(self, tags: list[str]) -> None: ...
 
+    async def aclose(self) -> None:
+        """Release connections at shutdown."""
+
 
 class NoPurger:
     """No edge in front (or none configured): nothing to tell."""
 
     async def purge(self, tags: list[str]) -> None:
+        return None
+
+    async def aclose(self) -> None:
         return None
 
 
@@ -38,3 +44,6 @@ class EdgePurger:
                 log.warning("edge purge of %s answered %s", tags, response.status_code)
         except httpx.HTTPError as exc:
             log.warning("edge purge of %s failed: %s", tags, exc)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

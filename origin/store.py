@@ -27,6 +27,10 @@ class Store:
     secret_key: bytes
     events: CatalogEvents
 
+    async def aclose(self) -> None:
+        """Release what the store holds open (the purge client) at shutdown."""
+        await self.events.aclose()
+
 
 def build_store(
     settings: OriginSettings,

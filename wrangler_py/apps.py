@@ -89,7 +89,10 @@ def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None, edge_u
         if done:
             store.catalog.forget()
             log.info("%s", done)
-        yield
+        try:
+            yield
+        finally:
+            await store.aclose()
 
     routes = [
         *health_routes(store),

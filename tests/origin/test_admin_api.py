@@ -18,9 +18,13 @@ TOKEN = "admin-token-for-tests"
 class RecordingPurger:
     def __init__(self) -> None:
         self.purged: list[list[str]] = []
+        self.closed = False
 
     async def purge(self, tags: list[str]) -> None:
         self.purged.append(tags)
+
+    async def aclose(self) -> None:
+        self.closed = True
 
 
 @pytest.fixture
@@ -32,6 +36,7 @@ def admin(make_config: Callable[..., LoadedConfig], monkeypatch: pytest.MonkeyPa
     store = build_store(base.settings, base.markets, base.connectors, base.carts._store, base.secret_key, purger)
     with TestClient(build_origin_app(loaded, store=store)) as client:
         yield {"client": client, "purger": purger}
+    assert purger.closed, "the origin's shutdown did not close the purge client"
 
 
 def auth(token: str = TOKEN) -> dict[str, str]:
