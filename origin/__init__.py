@@ -19,6 +19,7 @@ from origin.api import Api, api_problem_handlers
 from origin.carts import MAX_QUANTITY, Cart, PricedCart, SqliteCartStore
 from origin.catalog import CategoryNode
 from origin.checkout import AlreadyOrdered, CheckoutBody
+from origin.content_watch import ContentWatcher, VersionedContent
 from origin.errors import (
     Conflict,
     DomainError,
@@ -29,6 +30,7 @@ from origin.errors import (
     ResourceNotFound,
     TryAgain,
 )
+from origin.events import cms_tag
 from origin.health import health_routes
 from origin.indexing import reindex
 from origin.markets import MARKET_HEADER, MarketResolver
@@ -52,6 +54,7 @@ __all__ = [
     "Conflict",
     "ConnectorError",
     "ContentEntry",
+    "ContentWatcher",
     "DomainError",
     "EdgePurger",
     "FacetValue",
@@ -76,9 +79,11 @@ __all__ = [
     "Store",
     "TryAgain",
     "Variant",
+    "VersionedContent",
     "api_problem_handlers",
     "build_store",
     "check_markets",
+    "cms_tag",
     "compute_totals",
     "default_markets",
     "health_routes",

@@ -8,6 +8,11 @@ from origin.indexing import to_document
 from origin.purging import Purger
 
 
+def cms_tag(content_type: str, slug: str) -> str:
+    """The surrogate key of every page that shows a CMS entry: a publish purges it."""
+    return f"cms:{content_type}:{slug}"
+
+
 class CatalogEvents:
     def __init__(self, backend: CommerceBackend, search: SearchProvider, purger: Purger) -> None:
         self._backend = backend
@@ -26,6 +31,10 @@ class CatalogEvents:
         if documents:
             await self._search.index_documents(documents)
             await self._purger.purge([*dict.fromkeys(tags), "search"])
+
+    async def content_changed(self, entries: set[tuple[str, str]]) -> None:
+        """CMS entries (content_type, slug) were published, edited or removed: their pages are purged."""
+        await self._purger.purge(sorted(cms_tag(content_type, slug) for content_type, slug in entries))
 
     async def aclose(self) -> None:
         await self._purger.aclose()

@@ -105,6 +105,9 @@ class OriginSettings(_Settings):
     )
     seed_products: int = Field(default=200, ge=0, description="catalog size seeded on first start when empty")
     cart_ttl_days: int = Field(default=30, ge=1)
+    content_poll_seconds: float = Field(
+        default=2.0, ge=0, description="built-in CMS: how often edited content files are looked for (0: never)"
+    )
 
 
 def check_markets(markets: list[Market], default_market: str) -> None:

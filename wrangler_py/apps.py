@@ -14,10 +14,12 @@ from starlette.applications import Starlette
 from connectors import BuiltinCommerce, BuiltinSearch, Connectors, SearchQuery, build_connectors
 from origin import (
     Api,
+    ContentWatcher,
     EdgePurger,
     MarketResolver,
     SqliteCartStore,
     Store,
+    VersionedContent,
     api_problem_handlers,
     build_store,
     health_routes,
@@ -89,9 +91,16 @@ def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None, edge_u
         if done:
             store.catalog.forget()
             log.info("%s", done)
+        watcher = None
+        poll = loaded.config.origin.content_poll_seconds
+        if poll > 0 and isinstance(store.connectors.cms, VersionedContent):
+            watcher = ContentWatcher(store.connectors.cms, store.events.content_changed, interval=poll)
+            await watcher.start()
         try:
             yield
         finally:
+            if watcher is not None:
+                await watcher.stop()
             await store.aclose()
 
     routes = [

@@ -6,13 +6,16 @@ Subcommands import the app stack lazily so that `check` stays quick and works wi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import secrets
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+from pydantic import SecretStr
 
 from wrangler_py.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config
 
@@ -85,6 +88,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from wrangler_py.apps import build_origin_app
 
     loaded = _load(args)
+    if loaded.config.edge.purge_token is None:
+        # The pair started here trusts itself: with a one-off token, catalog and content edits purge the edge
+        # at once in development too, without asking the developer to set a secret first.
+        token = SecretStr(secrets.token_urlsafe(24))
+        edge = loaded.config.edge.model_copy(update={"purge_token": token})
+        loaded = dataclasses.replace(loaded, config=loaded.config.model_copy(update={"edge": edge}))
     cfg = loaded.config
     origin_port = args.origin_port or cfg.origin.port
     edge_port = args.port or cfg.edge.port

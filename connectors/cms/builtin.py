@@ -120,6 +120,28 @@ class BuiltinContent:
         self._cache[path] = (stat.st_mtime_ns, entry)
         return entry
 
+    async def published_versions(self) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """(content_type, slug, locale folder) -> (mtime, size) of every published file (drafts left out).
+
+        Compared from one call to the next, this tells which entries were edited, added or removed, so the
+        pages showing them can be purged: the built-in CMS's equivalent of a vendor's publish webhook.
+        """
+        return await anyio.to_thread.run_sync(self._published_versions)
+
+    def _published_versions(self) -> dict[tuple[str, str, str], tuple[int, int]]:
+        versions = {}
+        for path in self._root.glob("*/*/*.md"):
+            locale, content_type, slug = path.parent.parent.name, path.parent.name, path.stem
+            if locale.startswith("_") or not (_TYPE.fullmatch(content_type) and _SLUG.fullmatch(slug)):
+                continue
+            try:
+                stat = path.stat()
+                # with the size too: two saves within one tick of a coarse filesystem clock still differ
+                versions[(content_type, slug, locale)] = (stat.st_mtime_ns, stat.st_size)
+            except FileNotFoundError:
+                continue  # removed while we looked: the next look reports it gone
+        return versions
+
     def _folders(self, locale: str, preview: bool) -> list[tuple[Path, str]]:
         folders = []
         for candidate in locale_chain(locale, self._default):

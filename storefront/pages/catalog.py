@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from origin import ConnectorError, ContentEntry, Market, SearchResult
+from origin import ConnectorError, ContentEntry, Market, SearchResult, cms_tag
 from storefront.cards import Card, card_from_hit, card_from_product
 from storefront.facets import active_chips, cleared_url, facet_groups
 from storefront.formatting import formatter
@@ -55,7 +55,7 @@ class CatalogPages:
         fmt = formatter(market.locale)
         entry = await self._entry("home", "home", market)
         featured: list[Card] = []
-        keys = ["home", "cms:home"]
+        keys = ["home", cms_tag("home", "home")]
         if self.site.settings.featured_products:
             page = await self.store.catalog.products(
                 market, category_id=None, page=1, per_page=self.site.settings.featured_products, sort="featured"

@@ -7,7 +7,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-from origin import NotFound
+from origin import NotFound, cms_tag
 from storefront.site import Site
 
 # Slugs reach the CMS (a file name for the built-in one): only plain ones get that far.
@@ -20,7 +20,7 @@ class ContentPages:
 
     async def page(self, request: Request) -> Response:
         slug = request.path_params["slug"]
-        keys = [f"cms:page:{slug}"]
+        keys = [cms_tag("page", slug)]
         if not _SLUG.fullmatch(slug):
             return await self.site.not_found(request)
         market = self.site.market(request)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import LiveOrigin
+from tests.conftest import REPO, LiveOrigin
 
 TOKEN = "edge-purge-token-for-tests"
 ADMIN = "admin-token-for-tests"
@@ -81,3 +84,34 @@ def test_a_merchants_edit_is_fresh_at_the_edge_at_once(store: LiveOrigin) -> Non
     assert edit.status_code == 200
     fresh = httpx.get(page)  # the origin purged the edge before answering the merchant
     assert fresh.headers["x-cache"] == "MISS" and "Freshly Renamed Anorak" in fresh.text
+
+
+def test_an_edited_cms_page_is_fresh_at_the_edge_within_seconds(
+    live_origin: Callable[..., LiveOrigin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGESHOP_PURGE_TOKEN", TOKEN)
+    content = {}
+
+    def own_content(config_path: Path) -> None:
+        content["root"] = shutil.copytree(REPO / "content", config_path.parent / "content")
+        text = config_path.read_text(encoding="utf-8").replace(
+            (REPO / "content").as_posix(), content["root"].as_posix()
+        )
+        config_path.write_text(text, encoding="utf-8")
+
+    store = live_origin(
+        seed_products=5,
+        prepare=own_content,
+        extra='[edge]\npurge_token = "env:EDGESHOP_PURGE_TOKEN"\n',
+        origin_extra="content_poll_seconds = 0.2",
+    )
+    page = store.edge_url + "/pages/shipping"
+    httpx.get(page)
+    cached = httpx.get(page)
+    assert cached.headers["x-cache"] == "HIT" and "Same-day dispatch" not in cached.text
+    source = content["root"] / "en" / "page" / "shipping.md"
+    source.write_text(source.read_text(encoding="utf-8") + "\nSame-day dispatch, now on Saturdays too.\n")
+    edited = time.monotonic()
+    while "Same-day dispatch" not in httpx.get(page).text:
+        assert time.monotonic() - edited < 5, "the edit never reached the edge"
+        time.sleep(0.1)

@@ -15,7 +15,7 @@ def shared_urls(facts: dict[str, Any]) -> dict[str, tuple[int, set[str]]]:
     parent = facts["parent"].category
     product = facts["multi"]
     return {
-        "/": (200, {"home", "cms:home"}),
+        "/": (200, {"home", "cms:home:home"}),
         f"/c/{parent.slug}": (200, {f"category:{parent.id}"}),
         f"/p/{product.handle}": (200, {f"product:{product.id}", f"category:{product.category_id}"}),
         "/search?q=jacket": (200, {"search"}),
