@@ -43,7 +43,7 @@ from edge.forwarding import downstream_headers, upstream_headers
 from edge.origin_client import OriginClient, OriginError, relay_buffer_limit
 from edge.relay import BodyTooLarge, ClientGone, read_body, relay, request_body
 from edge.settings import CdnPurgeSettings, EdgeSettings
-from edge.wire import WireHits
+from edge.wire import BODYLESS, WireHits
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -119,7 +119,7 @@ class EdgeApp:
             trusted_since=trusted_since,
         )
         # Fresh L1 hits as bytes, for `edge.server.WireHitProtocol`; unused when served by another ASGI server.
-        self.wire = WireHits(self.l1, settings.cache.l1_max_bytes, trusted_since)
+        self.wire = WireHits(self.l1, settings.cache.l1_max_bytes, trusted_since, self.cache.vary_names)
         self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
         self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
         self._tracking_prefixes = tuple(p.lower() for p in settings.cache.tracking_prefixes)
@@ -207,15 +207,15 @@ class EdgeApp:
             )
             answer = await self.cache.handle(request)
             if answer.cached is not None:
-                self._remember_wire(scope, answer.cached)
+                self._remember_wire(scope, request.primary_key, answer.cached)
             return answer
         return await self._pass(method, host, target, headers, forwarded(), receive)
 
-    def _remember_wire(self, scope: Scope, cached: tuple[str, CacheRecord]) -> None:
+    def _remember_wire(self, scope: Scope, primary: str, cached: tuple[str, CacheRecord]) -> None:
         hosts = [value for name, value in scope["headers"] if name == b"host"]
         if len(hosts) == 1:
             raw_path, query = scope.get("raw_path") or scope["path"].encode(), scope.get("query_string", b"")
-            self.wire.remember(hosts[0], raw_path + b"?" + query if query else raw_path, *cached)
+            self.wire.remember(hosts[0], raw_path + b"?" + query if query else raw_path, primary, *cached)
 
     async def _pass(
         self, method: str, host: str, target: str, headers: Headers, forwarded: Headers, receive: Receive
@@ -300,7 +300,9 @@ class EdgeApp:
     @staticmethod
     async def _send(send: Send, receive: Receive, answer: Answer, started: float, *, head: bool) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in downstream_headers(answer.headers)]
-        if answer.rest is None:
+        if answer.status in BODYLESS:
+            pass  # RFC 9110 §8.6: none on a 204, and a 304's would have to be the full representation's
+        elif answer.rest is None:
             headers.append((b"content-length", str(len(answer.body)).encode()))
         elif (declared := header(answer.headers, "content-length")) is not None:
             headers.append((b"content-length", declared.encode("latin-1")))  # else: chunked, as it streams

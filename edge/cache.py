@@ -93,6 +93,10 @@ class EdgeCache:
         # primary key -> the request headers its responses vary on, learnt from the origin
         self._vary: dict[str, tuple[str, ...]] = {}
 
+    def vary_names(self, primary_key: str) -> tuple[str, ...]:
+        """The request fields responses for this URL vary on, as last learnt from the origin."""
+        return self._vary.get(primary_key, ())
+
     def _key(self, request: CacheRequest) -> str:
         names = self._vary.get(request.primary_key, ())
         return secondary_key(request.primary_key, vary_values(names, request.headers))

@@ -21,12 +21,15 @@ class WireHitProtocol(HttpToolsProtocol):
     wire: ClassVar[WireHits]
     _ready: list[bytes] | None = None
     _ready_keep_alive = True
+    _in_message = False  # a request is being received: the connection is not idle, whatever came before
+    _ignored = False  # a request that arrived after we closed the connection: never processed
 
     def on_message_begin(self) -> None:
         # uvicorn builds the ASGI scope here; a wire hit needs none, so it is built only when ASGI is asked.
         self.url = b""
         self.headers = []
         self.expect_100_continue = False
+        self._in_message = True
 
     def _begin_asgi(self) -> None:
         url, headers, expect_100_continue = self.url, self.headers, self.expect_100_continue
@@ -35,6 +38,11 @@ class WireHitProtocol(HttpToolsProtocol):
         self.scope["headers"] = headers
 
     def on_headers_complete(self) -> None:
+        if self.transport.is_closing():
+            # Pipelined behind an answer that closed the connection (HTTP/1.0, Connection: close): uvicorn
+            # would queue it and never run it; nobody is there to read an answer.
+            self._ignored = True
+            return
         parser = self.parser
         # Only when nothing is in flight on this connection, so pipelined answers keep their order, and
         # only while the client reads what we write (uvicorn's flow control would otherwise wait for it).
@@ -43,6 +51,7 @@ class WireHitProtocol(HttpToolsProtocol):
             and not self.pipeline
             and not self.flow.write_paused
             and not self.config.access_log  # an access log wants every request: ASGI logs them
+            and not self._over_concurrency_limit()  # uvicorn answers those with its 503, through ASGI
         ):
             method = parser.get_method()
             if method == b"GET" or method == b"HEAD":
@@ -54,11 +63,20 @@ class WireHitProtocol(HttpToolsProtocol):
         self._begin_asgi()
         super().on_headers_complete()
 
+    def _over_concurrency_limit(self) -> bool:
+        limit = self.limit_concurrency
+        return limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit)
+
     def on_body(self, body: bytes) -> None:
-        if self._ready is None:  # a wire answer is never given to a request with a body; belt and braces
+        # A wire answer is never given to a request with a body; belt and braces.
+        if self._ready is None and not self._ignored:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._in_message = False
+        if self._ignored:
+            self._ignored = False
+            return
         ready = self._ready
         if ready is None:
             super().on_message_complete()
@@ -86,8 +104,11 @@ class WireHitProtocol(HttpToolsProtocol):
 
     def timeout_keep_alive_handler(self) -> None:
         self.timeout_keep_alive_task = None
-        if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
-            return  # closed, or busy: the response's completion arms the timer again
+        if self.transport.is_closing():
+            return
+        if self._in_message or (self.cycle is not None and not self.cycle.response_complete):
+            self._arm_idle_timer(self.timeout_keep_alive)  # busy: idle time counts from when it is done
+            return
         idle = self.loop.time() - self._active_at
         if idle >= self.timeout_keep_alive:
             self.transport.close()
@@ -107,15 +128,25 @@ class WireHitProtocol(HttpToolsProtocol):
         elif self.timeout_keep_alive_task is None:
             self._arm_idle_timer(self.timeout_keep_alive)
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def _cancel_idle_timer(self) -> None:
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_idle_timer()
         super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        self._cancel_idle_timer()  # the connection becomes the websocket protocol's, with its own rules
+        super().handle_websocket_upgrade()
 
 
 def server_config(app: EdgeApp, *, host: str, port: int, log_level: str = "warning", **options: Any) -> uvicorn.Config:
     """The uvicorn configuration every edge deployable uses (`wrangler-py edge`, `wrangler-py dev`)."""
+    if options.get("root_path"):
+        # The edge proxies whole URLs; a mount point would make the bytes it remembers differ from its keys.
+        raise ValueError("the edge is not mounted under a path: root_path is not supported")
     protocol = type("EdgeWireHitProtocol", (WireHitProtocol,), {"wire": app.wire})
     return uvicorn.Config(
         app,

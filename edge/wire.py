@@ -32,13 +32,20 @@ _ASGI_ONLY = frozenset(
 )  # fmt: skip
 _HIT_TAIL = b'\r\nx-cache: HIT\r\nserver-timing: edge;desc="l1 wire";dur=0.0\r\n'
 _CLOSE = b"connection: close\r\n"
+# RFC 9110 §8.6: no Content-Length on these (a 304's would have to be the full representation's).
+BODYLESS = frozenset({204, 304})
 _END = b"\r\n"
 # Variants of one URL kept side by side (one per market or language, say): more would mean a linear scan.
 MAX_VARIANTS = 8
+# Longer Host + target bytes are left to the ASGI path: one cached page must not be reachable through an
+# unbounded number of remembered spellings (tracking parameters are dropped from the key, not the route).
+MAX_ROUTE_BYTES = 2048
 
 
 @dataclass(slots=True)
 class _Ready:
+    route: bytes  # Host and target exactly as they arrived
+    primary_key: str
     key: str
     record: CacheRecord
     head: bytes  # status line and header lines up to the value of Age
@@ -46,6 +53,7 @@ class _Ready:
     fresh_until: float
     age_base: float  # Age = now - age_base (RFC 9111 §4.2.3, with the initial age folded in)
     vary: tuple[tuple[bytes, str], ...]  # (request field, its normalized value when stored)
+    vary_names: tuple[str, ...]
     # The end of the header block for the Age last sent: Age changes once a second, not per request.
     age: int = -1
     tail: bytes = b""
@@ -54,7 +62,7 @@ class _Ready:
 
     @property
     def size(self) -> int:
-        return len(self.head) + len(self.body) + len(self.key) + 192
+        return len(self.route) + len(self.head) + len(self.body) + len(self.key) + len(self.primary_key) + 256
 
 
 def _status_line(status: int) -> bytes:
@@ -79,8 +87,15 @@ class WireHits:
     at most twice `max_bytes` of bodies.
     """
 
-    def __init__(self, l1: MemoryStore, max_bytes: int, trusted_since: Callable[[float], float]) -> None:
+    def __init__(
+        self,
+        l1: MemoryStore,
+        max_bytes: int,
+        trusted_since: Callable[[float], float],
+        vary_names: Callable[[str], tuple[str, ...]],
+    ) -> None:
         self._l1 = l1
+        self._vary_names = vary_names
         self._ready: dict[bytes, tuple[_Ready, ...]] = {}
         self._bytes = 0
         self._max_bytes = max_bytes
@@ -89,17 +104,27 @@ class WireHits:
     def __len__(self) -> int:
         return len(self._ready)
 
-    def remember(self, host: bytes, target: bytes, key: str, record: CacheRecord) -> None:
+    def remember(self, host: bytes, target: bytes, primary_key: str, key: str, record: CacheRecord) -> None:
+        """Arm the wire path for these request bytes with a record the ASGI path just served as fresh."""
+        fresh = record.freshness
+        if record.stale or fresh.always_revalidate:
+            return  # soft-purged, or no-cache (RFC 9111 §5.2.2.4): every use is the origin's to confirm
         route = host + b" " + target
+        if len(route) > MAX_ROUTE_BYTES:
+            return
         known = self._ready.get(route, ())
         if any(ready.record is record for ready in known):
             return
         response = record.response
         lines = [_status_line(response.status)]
         lines.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in downstream_headers(response.headers))
-        lines.append(b"content-length: %d\r\nage: " % len(response.body))
-        fresh = record.freshness
+        if response.status not in BODYLESS:
+            lines.append(b"content-length: %d\r\n" % len(response.body))
+        lines.append(b"age: ")
+        names = tuple(name for name, _ in response.vary)
         ready = _Ready(
+            route=route,
+            primary_key=primary_key,
             key=key,
             record=record,
             head=b"".join(lines),
@@ -107,10 +132,12 @@ class WireHits:
             fresh_until=fresh.fresh_until,
             age_base=fresh.response_time - fresh.initial_age,
             vary=tuple((name.encode("latin-1"), value) for name, value in response.vary),
+            vary_names=names,
         )
         if ready.size > self._max_bytes:
             return  # larger than the whole table: the ASGI path keeps answering it
-        others = tuple(variant for variant in known if variant.key != key)[: MAX_VARIANTS - 1]
+        # Variants stored under other Vary names are what the ASGI path no longer looks up: dropped.
+        others = tuple(v for v in known if v.key != key and v.vary_names == names)[: MAX_VARIANTS - 1]
         self._replace(route, (ready, *others))
         while self._bytes > self._max_bytes:
             oldest = next(iter(self._ready))
@@ -154,15 +181,16 @@ class WireHits:
             now >= ready.fresh_until
             or self._l1.peek(ready.key) is not record
             or record.response.response_time < self._trusted_since(now)
+            or self._vary_names(ready.primary_key) != ready.vary_names  # the origin changed what it varies on
         ):
-            route = host + b" " + target
-            self._replace(route, tuple(variant for variant in variants if variant is not ready))
+            self._replace(ready.route, tuple(variant for variant in variants if variant is not ready))
             return None
         if now >= ready.touch_at:
             self._l1.lookup(ready.key)  # keeps a page that is only ever served from here hot in L1
             ready.touch_at = now + 1.0
         if not keep_alive:
-            return [ready.head, b"%d%s%s%s" % (int(now - ready.age_base), _HIT_TAIL, _CLOSE, _END), ready.body]
+            closing = [ready.head, b"%d%s%s%s" % (int(now - ready.age_base), _HIT_TAIL, _CLOSE, _END)]
+            return closing if head else [*closing, ready.body]
         age = int(now - ready.age_base)
         if age != ready.age:
             ready.age, ready.tail = age, b"%d%s%s" % (age, _HIT_TAIL, _END)

@@ -51,11 +51,13 @@ class Reader:
         block, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
         status_line, *lines = block.decode("latin-1").split("\r\n")
         fields = [(k.lower(), v) for k, v in (line.split(": ", 1) for line in lines)]
-        size = 0 if head else int(next(v for k, v in fields if k == "content-length"))
+        status = int(status_line.split()[1])
+        bodyless = head or status in (204, 304)  # RFC 9112 §6.3
+        size = 0 if bodyless else int(next(v for k, v in fields if k == "content-length"))
         while len(self.buffer) < size:
             self._fill()
         body, self.buffer = self.buffer[:size], self.buffer[size:]
-        return Reply(int(status_line.split()[1]), fields, body)
+        return Reply(status, fields, body)
 
 
 def request(path: str, *extra: str, method: str = "GET", version: str = "1.1") -> bytes:

@@ -14,18 +14,28 @@ HOST = b"shop.example"
 PLAIN = [(b"host", HOST), (b"user-agent", b"test"), (b"accept", b"*/*")]
 
 
-def record(*, max_age: int = 60, age_at_store: float = 0.0, vary: tuple[tuple[str, str], ...] = ()) -> CacheRecord:
+def record(
+    *,
+    max_age: int = 60,
+    age_at_store: float = 0.0,
+    vary: tuple[tuple[str, str], ...] = (),
+    cache_control: str = "",
+) -> CacheRecord:
     now = time.time()
-    headers = (("content-type", "text/html"), ("cache-control", f"public, s-maxage={max_age}"), ("etag", '"v1"'))
+    cache_control = cache_control or f"public, s-maxage={max_age}"
+    headers = (("content-type", "text/html"), ("cache-control", cache_control), ("etag", '"v1"'))
     response = StoredResponse(200, headers, b"<p>page</p>", now - age_at_store, now - age_at_store, vary)
     return CacheRecord(response, ("url:/p", "product:1"), now + 3600)
 
 
-def wire_with(stored: CacheRecord, *, trusted_since: float = 0.0) -> tuple[WireHits, MemoryStore]:
+def wire_with(
+    stored: CacheRecord, *, trusted_since: float = 0.0, vary_names: tuple[str, ...] = ()
+) -> tuple[WireHits, MemoryStore]:
     l1 = MemoryStore(2**20)
     asyncio.run(l1.set("k", stored, time.time()))
-    wire = WireHits(l1, 2**20, lambda now: trusted_since)
-    wire.remember(HOST, b"/p", "k", stored)
+    learnt = {"p": vary_names}
+    wire = WireHits(l1, 2**20, lambda now: trusted_since, lambda primary: learnt[primary])
+    wire.remember(HOST, b"/p", "p", "k", stored)
     return wire, l1
 
 
@@ -49,6 +59,8 @@ def test_head_gets_the_same_fields_without_a_body_and_close_says_so() -> None:
     assert head.endswith(b"\r\n\r\n") and b"content-length: 11\r\n" in head
     closing = b"".join(wire.answer(b"/p", PLAIN, head=False, keep_alive=False) or [])
     assert b"\r\nconnection: close\r\n" in closing and closing.endswith(b"<p>page</p>")
+    head_closing = b"".join(wire.answer(b"/p", PLAIN, head=True, keep_alive=False) or [])
+    assert b"\r\nconnection: close\r\n" in head_closing and head_closing.endswith(b"\r\n\r\n")  # RFC 9110 §9.3.2
 
 
 @pytest.mark.parametrize(
@@ -81,7 +93,7 @@ def test_a_purge_or_a_replacement_in_l1_ends_it() -> None:
     wire, l1 = wire_with(stored)
     asyncio.run(l1.purge_tags(["product:1"], soft=True))  # soft: the record is replaced by a stale copy
     assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
-    wire.remember(HOST, b"/p", "k", stored)
+    wire.remember(HOST, b"/p", "p", "k", stored)
     asyncio.run(l1.purge_tags(["product:1"], soft=False))
     assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
     assert len(wire) == 0
@@ -102,9 +114,9 @@ def test_variants_are_kept_side_by_side_and_matched_on_their_vary_values() -> No
     l1 = MemoryStore(2**20)
     asyncio.run(l1.set("k-en", english, time.time()))
     asyncio.run(l1.set("k-de", german, time.time()))
-    wire = WireHits(l1, 2**20, lambda now: 0.0)
-    wire.remember(HOST, b"/p", "k-en", english)
-    wire.remember(HOST, b"/p", "k-de", german)
+    wire = WireHits(l1, 2**20, lambda now: 0.0, lambda primary: ("accept-language",))
+    wire.remember(HOST, b"/p", "p", "k-en", english)
+    wire.remember(HOST, b"/p", "p", "k-de", german)
     assert wire.answer(b"/p", [*PLAIN, (b"accept-language", b"en")], head=False, keep_alive=True) is not None
     assert wire.answer(b"/p", [*PLAIN, (b"accept-language", b"de")], head=False, keep_alive=True) is not None
     assert wire.answer(b"/p", [*PLAIN, (b"accept-language", b"fr")], head=False, keep_alive=True) is None
@@ -113,11 +125,38 @@ def test_variants_are_kept_side_by_side_and_matched_on_their_vary_values() -> No
 
 def test_the_table_is_bounded_by_bytes_and_drops_the_oldest_first() -> None:
     l1 = MemoryStore(2**20)
-    wire = WireHits(l1, 4096, lambda now: 0.0)
+    wire = WireHits(l1, 4096, lambda now: 0.0, lambda primary: ())
     for n in range(40):
         stored = record()
         asyncio.run(l1.set(f"k{n}", stored, time.time()))
-        wire.remember(HOST, f"/p{n}".encode(), f"k{n}", stored)
+        wire.remember(HOST, f"/p{n}".encode(), f"p{n}", f"k{n}", stored)
     assert 0 < len(wire) < 40
     assert wire.answer(b"/p39", PLAIN, head=False, keep_alive=True) is not None
     assert wire.answer(b"/p0", PLAIN, head=False, keep_alive=True) is None
+
+
+def test_no_cache_and_soft_purged_records_are_never_armed() -> None:
+    wire, _ = wire_with(record(cache_control="public, no-cache, s-maxage=60"))  # RFC 9111 §5.2.2.4
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
+    wire, _ = wire_with(record().soft_purged())
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
+
+
+def test_a_variant_stored_under_other_vary_names_than_the_cache_now_uses_is_not_answered() -> None:
+    old = record()  # stored before the origin started to send Vary: X-Market
+    wire, _ = wire_with(old, vary_names=("x-market",))
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
+
+
+def test_long_routes_are_left_to_the_asgi_path_and_routes_count_towards_the_bound() -> None:
+    stored = record()
+    l1 = MemoryStore(2**20)
+    asyncio.run(l1.set("k", stored, time.time()))
+    wire = WireHits(l1, 2**20, lambda now: 0.0, lambda primary: ())
+    long_target = b"/p?utm_x=" + b"a" * 4096  # tracking parameters: one key, endless spellings
+    wire.remember(HOST, long_target, "p", "k", stored)
+    assert len(wire) == 0
+    small = WireHits(l1, 8192, lambda now: 0.0, lambda primary: ())
+    for n in range(50):
+        small.remember(HOST, b"/p?utm_x=%d&pad=%s" % (n, b"b" * 1500), "p", "k", stored)
+    assert 0 < len(small) < 8  # each ~1.5 KB route is counted, though the body is one shared object

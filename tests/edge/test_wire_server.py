@@ -146,6 +146,7 @@ def test_conditional_requests_get_their_304_from_the_asgi_path(edge: Edge) -> No
     warm(edge, "/page")
     reply = exchange(edge, request("/page", 'If-None-Match: "v1"'))
     assert reply.status == 304 and not reply.via_wire and reply.field("x-cache") == "HIT"
+    assert reply.field("content-length") is None  # RFC 9110 §8.6: it would have to be the page's length
 
 
 def test_purges_end_wire_hits_at_once(edge: Edge) -> None:
@@ -199,3 +200,44 @@ def test_idle_keep_alive_connections_are_closed_and_busy_ones_are_not(edge: Edge
         time.sleep(1.6)  # idle past the timeout
         sock.settimeout(2)
         assert sock.recv(1) == b""
+
+
+def test_head_on_a_closing_connection_has_no_body(edge: Edge) -> None:
+    warm(edge, "/page")
+    with edge.connect() as sock:
+        sock.sendall(request("/page", method="HEAD", version="1.0"))
+        reader = Reader(sock)
+        reply = reader.reply(head=True)
+        assert reply.via_wire and reply.field("connection") == "close"
+        sock.settimeout(2)
+        assert sock.recv(100) == b""  # closed, and not a byte of body before that (RFC 9110 §9.3.2)
+        assert reader.buffer == b""
+
+
+def test_requests_behind_a_closing_answer_are_not_run(edge: Edge) -> None:
+    warm(edge, "/page")
+    before = hits["/vary"]
+    with edge.connect() as sock:
+        sock.sendall(request("/page", version="1.0") + request("/vary", "Accept-Language: xx"))
+        reader = Reader(sock)
+        assert reader.reply().via_wire
+        sock.settimeout(2)
+        assert sock.recv(100) == b""
+    assert hits["/vary"] == before  # the origin never heard of the second request
+
+
+def test_a_request_arriving_slowly_is_not_cut_by_the_idle_timer(edge: Edge) -> None:
+    warm(edge, "/page")
+    with edge.connect() as sock:
+        reader = Reader(sock)
+        sock.sendall(request("/page"))
+        assert reader.reply().via_wire
+        sock.sendall(b"GET /page HTTP/1.1\r\nHost: shop.test\r\n")
+        time.sleep(1.6)  # longer than the 1 s keep-alive timeout, mid-request
+        sock.sendall(b"\r\n")
+        assert reader.reply().status == 200
+
+
+def test_the_edge_refuses_a_mount_point() -> None:
+    with pytest.raises(ValueError, match="root_path"):
+        server_config(EdgeApp(EdgeSettings()), host="127.0.0.1", port=1, root_path="/shop")
