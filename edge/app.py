@@ -119,7 +119,7 @@ class EdgeApp:
             trusted_since=trusted_since,
         )
         # Fresh L1 hits as bytes, for `edge.server.WireHitProtocol`; unused when served by another ASGI server.
-        self.wire = WireHits(self.l1, settings.cache.l1_max_bytes, trusted_since, self.cache.vary_names)
+        self.wire = WireHits(self.l1, settings.cache.l1_max_bytes, self.cache)
         self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
         self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
         self._tracking_prefixes = tuple(p.lower() for p in settings.cache.tracking_prefixes)

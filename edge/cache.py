@@ -93,6 +93,14 @@ class EdgeCache:
         # primary key -> the request headers its responses vary on, learnt from the origin
         self._vary: dict[str, tuple[str, ...]] = {}
 
+    def revalidating(self, key: str) -> bool:
+        """A background refresh of this key is running (so a stale answer need not start another)."""
+        return key in self._revalidating
+
+    def trusted_since(self, now: float) -> float:
+        """Records fetched before this moment may have missed a purge (see `cdn.PurgeBus.trusted_since`)."""
+        return self._trusted_since(now)
+
     def vary_names(self, primary_key: str) -> tuple[str, ...]:
         """The request fields responses for this URL vary on, as last learnt from the origin."""
         return self._vary.get(primary_key, ())

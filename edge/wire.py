@@ -6,7 +6,8 @@ target bytes) together with that record. A later request with the same bytes is 
 while nothing could change the answer:
 
 - the same record object is still in L1: a hard purge removed it, a soft purge or a refresh replaced it;
-- the record is fresh (its `Freshness` was worked out at storing time) and no purge-bus gap distrusts it;
+- the record is fresh (its `Freshness` was worked out at storing time), or within stale-while-revalidate
+  while the ASGI path's background refresh of it is running, and no purge-bus gap distrusts it;
 - the request carries nothing the ASGI path would treat differently: no Cache-Control or Pragma, no
   conditional or range header, no Authorization, no body, one Host, and the same values for what the
   response varies on.
@@ -17,9 +18,9 @@ Anything else goes through ASGI, which answers it and, when the answer is a fres
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Protocol
 
 from cdn import CacheRecord, MemoryStore
 from edge.forwarding import downstream_headers
@@ -31,6 +32,7 @@ _ASGI_ONLY = frozenset(
      b"if-range", b"range", b"authorization", b"content-length", b"transfer-encoding", b"expect", b"upgrade"}
 )  # fmt: skip
 _HIT_TAIL = b'\r\nx-cache: HIT\r\nserver-timing: edge;desc="l1 wire";dur=0.0\r\n'
+_STALE_TAIL = b'\r\nx-cache: STALE\r\nserver-timing: edge;desc="l1 wire";dur=0.0\r\n'
 _CLOSE = b"connection: close\r\n"
 # RFC 9110 §8.6: no Content-Length on these (a 304's would have to be the full representation's).
 BODYLESS = frozenset({204, 304})
@@ -54,6 +56,7 @@ class _Ready:
     age_base: float  # Age = now - age_base (RFC 9111 §4.2.3, with the initial age folded in)
     vary: tuple[tuple[bytes, str], ...]  # (request field, its normalized value when stored)
     vary_names: tuple[str, ...]
+    stale_until: float  # the end of stale-while-revalidate (RFC 5861 §3); fresh_until when none is allowed
     # The end of the header block for the Age last sent: Age changes once a second, not per request.
     age: int = -1
     tail: bytes = b""
@@ -78,6 +81,16 @@ def _normalize(value: str) -> str:
     return ",".join(part.strip() for part in " ".join(value.split()).split(","))
 
 
+class CacheState(Protocol):
+    """What the wire path asks the cache driver (`edge.cache.EdgeCache`) on every answer."""
+
+    def vary_names(self, primary_key: str) -> tuple[str, ...]: ...
+
+    def revalidating(self, key: str) -> bool: ...
+
+    def trusted_since(self, now: float) -> float: ...
+
+
 class WireHits:
     """Maps request bytes to ready-to-write fresh hits, bounded by bytes like L1 itself.
 
@@ -87,19 +100,14 @@ class WireHits:
     at most twice `max_bytes` of bodies.
     """
 
-    def __init__(
-        self,
-        l1: MemoryStore,
-        max_bytes: int,
-        trusted_since: Callable[[float], float],
-        vary_names: Callable[[str], tuple[str, ...]],
-    ) -> None:
+    def __init__(self, l1: MemoryStore, max_bytes: int, cache: CacheState) -> None:
         self._l1 = l1
-        self._vary_names = vary_names
+        self._vary_names = cache.vary_names
+        self._revalidating = cache.revalidating
         self._ready: dict[bytes, tuple[_Ready, ...]] = {}
         self._bytes = 0
         self._max_bytes = max_bytes
-        self._trusted_since = trusted_since
+        self._trusted_since = cache.trusted_since
 
     def __len__(self) -> int:
         return len(self._ready)
@@ -133,6 +141,7 @@ class WireHits:
             age_base=fresh.response_time - fresh.initial_age,
             vary=tuple((name.encode("latin-1"), value) for name, value in response.vary),
             vary_names=names,
+            stale_until=fresh.fresh_until + (0.0 if fresh.strict else fresh.stale_while_revalidate),
         )
         if ready.size > self._max_bytes:
             return  # larger than the whole table: the ASGI path keeps answering it
@@ -177,20 +186,24 @@ class WireHits:
             return None
         now = time.time()
         record = ready.record
+        stale = now >= ready.fresh_until
         if (
-            now >= ready.fresh_until
+            (stale and now > ready.stale_until)
             or self._l1.peek(ready.key) is not record
             or record.response.response_time < self._trusted_since(now)
             or self._vary_names(ready.primary_key) != ready.vary_names  # the origin changed what it varies on
         ):
             self._replace(ready.route, tuple(variant for variant in variants if variant is not ready))
             return None
+        if stale and not self._revalidating(ready.key):
+            return None  # the ASGI path answers it and starts the refresh; this entry serves while that runs
         if now >= ready.touch_at:
             self._l1.lookup(ready.key)  # keeps a page that is only ever served from here hot in L1
             ready.touch_at = now + 1.0
-        if not keep_alive:
-            closing = [ready.head, b"%d%s%s%s" % (int(now - ready.age_base), _HIT_TAIL, _CLOSE, _END)]
-            return closing if head else [*closing, ready.body]
+        if stale or not keep_alive:
+            outcome = _STALE_TAIL if stale else _HIT_TAIL
+            tail = b"%d%s%s%s" % (int(now - ready.age_base), outcome, b"" if keep_alive else _CLOSE, _END)
+            return [ready.head, tail] if head else [ready.head, tail, ready.body]
         age = int(now - ready.age_base)
         if age != ready.age:
             ready.age, ready.tail = age, b"%d%s%s" % (age, _HIT_TAIL, _END)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -11,6 +12,26 @@ from cdn import CacheRecord, MemoryStore, StoredResponse
 from edge.wire import WireHits
 
 HOST = b"shop.example"
+
+
+@dataclass
+class FakeCache:
+    """The three questions WireHits asks the cache driver, with set answers."""
+
+    names: tuple[str, ...] = ()
+    refreshing: frozenset[str] = frozenset()
+    trusted_from: float = 0.0
+
+    def vary_names(self, primary_key: str) -> tuple[str, ...]:
+        return self.names
+
+    def revalidating(self, key: str) -> bool:
+        return key in self.refreshing
+
+    def trusted_since(self, now: float) -> float:
+        return self.trusted_from
+
+
 PLAIN = [(b"host", HOST), (b"user-agent", b"test"), (b"accept", b"*/*")]
 
 
@@ -28,13 +49,10 @@ def record(
     return CacheRecord(response, ("url:/p", "product:1"), now + 3600)
 
 
-def wire_with(
-    stored: CacheRecord, *, trusted_since: float = 0.0, vary_names: tuple[str, ...] = ()
-) -> tuple[WireHits, MemoryStore]:
+def wire_with(stored: CacheRecord, cache: FakeCache | None = None) -> tuple[WireHits, MemoryStore]:
     l1 = MemoryStore(2**20)
     asyncio.run(l1.set("k", stored, time.time()))
-    learnt = {"p": vary_names}
-    wire = WireHits(l1, 2**20, lambda now: trusted_since, lambda primary: learnt[primary])
+    wire = WireHits(l1, 2**20, cache or FakeCache())
     wire.remember(HOST, b"/p", "p", "k", stored)
     return wire, l1
 
@@ -105,7 +123,7 @@ def test_a_record_past_its_freshness_is_not_answered() -> None:
 
 
 def test_a_purge_bus_gap_distrusts_what_was_fetched_before_it() -> None:
-    wire, _ = wire_with(record(), trusted_since=time.time() + 1)
+    wire, _ = wire_with(record(), FakeCache(trusted_from=time.time() + 1))
     assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
 
 
@@ -114,7 +132,7 @@ def test_variants_are_kept_side_by_side_and_matched_on_their_vary_values() -> No
     l1 = MemoryStore(2**20)
     asyncio.run(l1.set("k-en", english, time.time()))
     asyncio.run(l1.set("k-de", german, time.time()))
-    wire = WireHits(l1, 2**20, lambda now: 0.0, lambda primary: ("accept-language",))
+    wire = WireHits(l1, 2**20, FakeCache(names=("accept-language",)))
     wire.remember(HOST, b"/p", "p", "k-en", english)
     wire.remember(HOST, b"/p", "p", "k-de", german)
     assert wire.answer(b"/p", [*PLAIN, (b"accept-language", b"en")], head=False, keep_alive=True) is not None
@@ -125,7 +143,7 @@ def test_variants_are_kept_side_by_side_and_matched_on_their_vary_values() -> No
 
 def test_the_table_is_bounded_by_bytes_and_drops_the_oldest_first() -> None:
     l1 = MemoryStore(2**20)
-    wire = WireHits(l1, 4096, lambda now: 0.0, lambda primary: ())
+    wire = WireHits(l1, 4096, FakeCache())
     for n in range(40):
         stored = record()
         asyncio.run(l1.set(f"k{n}", stored, time.time()))
@@ -144,7 +162,7 @@ def test_no_cache_and_soft_purged_records_are_never_armed() -> None:
 
 def test_a_variant_stored_under_other_vary_names_than_the_cache_now_uses_is_not_answered() -> None:
     old = record()  # stored before the origin started to send Vary: X-Market
-    wire, _ = wire_with(old, vary_names=("x-market",))
+    wire, _ = wire_with(old, FakeCache(names=("x-market",)))
     assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
 
 
@@ -152,11 +170,28 @@ def test_long_routes_are_left_to_the_asgi_path_and_routes_count_towards_the_boun
     stored = record()
     l1 = MemoryStore(2**20)
     asyncio.run(l1.set("k", stored, time.time()))
-    wire = WireHits(l1, 2**20, lambda now: 0.0, lambda primary: ())
+    wire = WireHits(l1, 2**20, FakeCache())
     long_target = b"/p?utm_x=" + b"a" * 4096  # tracking parameters: one key, endless spellings
     wire.remember(HOST, long_target, "p", "k", stored)
     assert len(wire) == 0
-    small = WireHits(l1, 8192, lambda now: 0.0, lambda primary: ())
+    small = WireHits(l1, 8192, FakeCache())
     for n in range(50):
         small.remember(HOST, b"/p?utm_x=%d&pad=%s" % (n, b"b" * 1500), "p", "k", stored)
     assert 0 < len(small) < 8  # each ~1.5 KB route is counted, though the body is one shared object
+
+
+def test_within_stale_while_revalidate_it_answers_stale_only_while_a_refresh_runs() -> None:
+    swr = record(cache_control="public, s-maxage=10, stale-while-revalidate=60", age_at_store=20)
+    idle = FakeCache()
+    wire, _ = wire_with(swr, idle)
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None  # the ASGI path starts the refresh
+    refreshing = FakeCache(refreshing=frozenset({"k"}))
+    wire, _ = wire_with(swr, refreshing)
+    stale = b"".join(wire.answer(b"/p", PLAIN, head=False, keep_alive=True) or [])
+    assert b"\r\nx-cache: STALE\r\n" in stale and stale.endswith(b"<p>page</p>")  # RFC 5861 §3
+    too_old = record(cache_control="public, s-maxage=10, stale-while-revalidate=60", age_at_store=80)
+    wire, _ = wire_with(too_old, refreshing)
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None
+    strict = record(cache_control="public, s-maxage=10, must-revalidate, stale-while-revalidate=60", age_at_store=20)
+    wire, _ = wire_with(strict, refreshing)
+    assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None  # RFC 9111 §5.2.2.2

@@ -6,6 +6,7 @@ what a client sees. Which path answered is visible in Server-Timing (`desc="l1 w
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections import Counter
@@ -46,12 +47,26 @@ async def short(request: Request) -> Response:
     return Response(f"short {hits['/short']}", headers={"cache-control": "public, s-maxage=2"})
 
 
+async def slow_to_refresh(request: Request) -> Response:
+    hits["/swr"] += 1
+    if hits["/swr"] > 1:
+        await asyncio.sleep(1.0)  # refreshes take a while: shoppers must not wait for them
+    headers = {"cache-control": "public, s-maxage=1, stale-while-revalidate=30"}
+    return Response(f"swr {hits['/swr']}", headers=headers)
+
+
 async def uncached(request: Request) -> Response:
     return JSONResponse({"n": hits["/page"]}, headers={"cache-control": "no-store"})
 
 
 ORIGIN = Starlette(
-    routes=[Route("/page", page), Route("/vary", by_language), Route("/short", short), Route("/count", uncached)]
+    routes=[
+        Route("/page", page),
+        Route("/vary", by_language),
+        Route("/short", short),
+        Route("/swr", slow_to_refresh),
+        Route("/count", uncached),
+    ]
 )
 
 
@@ -241,3 +256,13 @@ def test_a_request_arriving_slowly_is_not_cut_by_the_idle_timer(edge: Edge) -> N
 def test_the_edge_refuses_a_mount_point() -> None:
     with pytest.raises(ValueError, match="root_path"):
         server_config(EdgeApp(EdgeSettings()), host="127.0.0.1", port=1, root_path="/shop")
+
+
+def test_stale_while_revalidate_is_answered_from_the_wire_while_the_refresh_runs(edge: Edge) -> None:
+    warm(edge, "/swr")
+    time.sleep(2.1)  # stale now (s-maxage=1, and Date's one-second granularity)
+    first = exchange(edge, request("/swr"))
+    assert first.field("x-cache") == "STALE" and not first.via_wire  # the ASGI path starts the refresh
+    during = exchange(edge, request("/swr"))
+    assert during.field("x-cache") == "STALE" and during.via_wire and during.body == b"swr 1"
+    wait_until(lambda: exchange(edge, request("/swr")).body == b"swr 2")
