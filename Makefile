@@ -35,10 +35,18 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed-dev
-	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
+
+# edge_hit.py compares the edge with nginx and with the bare floor under uvicorn, granian and hypercorn (the
+# `bench` extra); edge_tiers.py needs Redis (the one on 127.0.0.1:6379, or a throwaway one).
+bench: $(VENV)/.installed-bench
+	command -v wrk >/dev/null && (command -v nginx || test -x /usr/sbin/nginx) >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light)
 	$(BIN)/python bench/origin_render.py
 	$(BIN)/python bench/edge_hit.py
+	. scripts/ensure-redis.sh && $(BIN)/python bench/edge_tiers.py --redis-url "$$EDGESHOP_TEST_REDIS_URL"
 
 clean:
 	rm -rf $(VENV) .edgeshop .pytest_cache
