@@ -37,11 +37,14 @@ from cdn import (
     normalize_host,
     normalize_query,
     primary_key,
+    without,
 )
 from edge.cache import Answer, CacheRequest, EdgeCache, problem_answer, url_tag
 from edge.forwarding import downstream_headers, upstream_headers
-from edge.origin_client import OriginClient, OriginError, relay_buffer_limit
+from edge.markets import MARKET_HEADER, MarketChoice, MarketResolver
+from edge.origin_client import OriginClient, OriginError, OriginUnavailable, relay_buffer_limit
 from edge.relay import BodyTooLarge, ClientGone, read_body, relay, request_body
+from edge.routing import OriginRouter
 from edge.settings import CdnPurgeSettings, EdgeSettings
 from edge.wire import BODYLESS, WireHits
 
@@ -50,6 +53,9 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PURGE_PATH = "/_edge/purge"
+# Where the request came from and which market it is for are the edge's to say, never the client's.
+MARKET_PREFIX_HEADER = "x-market-prefix"
+_EDGE_DECIDED = frozenset({MARKET_HEADER, MARKET_PREFIX_HEADER})
 MAX_PURGE_BODY = 2**20
 
 
@@ -86,7 +92,6 @@ class EdgeApp:
     ) -> None:
         self.settings = settings
         self._http = http or httpx.AsyncClient(
-            base_url=str(settings.origin).rstrip("/"),
             timeout=httpx.Timeout(settings.origin_timeout_seconds, connect=2.0),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             follow_redirects=False,
@@ -109,7 +114,11 @@ class EdgeApp:
             )
             self._redis = [l2_client, self.bus.redis]
         trusted_since = self.bus.trusted_since if self.bus else _always_trusted
-        self.origin = OriginClient(self._http)
+        self.router = OriginRouter.from_settings(settings)
+        self.origin = OriginClient(self._http, self.router)
+        self._edge_region = [(b"x-edge-region", self.router.here.encode())]
+        self._home_paths = tuple(settings.home_paths)
+        self.markets = MarketResolver(settings.markets, settings.default_market)
         self.cache = EdgeCache(
             store,
             self.origin,
@@ -119,7 +128,9 @@ class EdgeApp:
             trusted_since=trusted_since,
         )
         # Fresh L1 hits as bytes, for `edge.server.WireHitProtocol`; unused when served by another ASGI server.
-        self.wire = WireHits(self.l1, settings.cache.l1_max_bytes, self.cache)
+        self.wire = WireHits(
+            self.l1, settings.cache.l1_max_bytes, self.cache, b"".join(b"%s: %s\r\n" % f for f in self._edge_region)
+        )
         self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
         self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
         self._tracking_prefixes = tuple(p.lower() for p in settings.cache.tracking_prefixes)
@@ -135,7 +146,7 @@ class EdgeApp:
             return  # websockets are not proxied (yet)
         started = time.perf_counter()
         answer = await self._answer(scope, receive)
-        await self._send(send, receive, answer, started, head=scope["method"] == "HEAD")
+        await self._send(send, receive, answer, started, head=scope["method"] == "HEAD", region=self._edge_region)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -151,11 +162,13 @@ class EdgeApp:
     async def start(self) -> None:
         if self.bus is not None:
             self.bus.start()
+        self.router.start(self._http)
 
     async def stop(self) -> None:
         """Stop listening for purges, finish background refreshes, close every connection pool."""
         if self.bus is not None:
             await self.bus.stop()
+        await self.router.stop()
         await self.cache.drain()
         await self._http.aclose()
         for client in self._redis:
@@ -187,15 +200,24 @@ class EdgeApp:
         if path == PURGE_PATH:
             return await self._purge(method, headers, receive, host, scheme)
         peer = (scope.get("client") or ("", 0))[0]
-        query = normalize_query(
-            scope.get("query_string", b"").decode("latin-1"),
-            tracking=self._tracking,
-            tracking_prefixes=self._tracking_prefixes,
-        )
-        target = path + ("?" + query if query else "")
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        query = normalize_query(raw_query, tracking=self._tracking, tracking_prefixes=self._tracking_prefixes)
+        origin_path, home = path, None
+        if self.markets:
+            choice = self._market(host, path, headers, peer, raw_query)
+            origin_path = choice.path
+            # The edge's decision replaces anything the client said: the market is part of the cache key.
+            headers = (*without(headers, _EDGE_DECIDED), (MARKET_HEADER, choice.market),
+                       *(((MARKET_PREFIX_HEADER, choice.prefix),) if choice.prefix else ()))  # fmt: skip
+            if method not in ("GET", "HEAD") or origin_path.startswith(self._home_paths):
+                home = self.markets.home_region.get(choice.market) if self.settings.regions else None
+        target = origin_path + ("?" + query if query else "")
+        request_headers = headers
 
         def forwarded() -> Headers:
-            return upstream_headers(headers, client_ip=peer, scheme=scheme, host=host, trusted=self._trusted(peer))
+            return upstream_headers(
+                request_headers, client_ip=peer, scheme=scheme, host=host, trusted=self._trusted(peer)
+            )
 
         if method in ("GET", "HEAD"):
             request = CacheRequest(
@@ -204,12 +226,16 @@ class EdgeApp:
                 target=target,
                 headers=headers,
                 upstream=forwarded,
+                home=home,
             )
             answer = await self.cache.handle(request)
             if answer.cached is not None:
                 self._remember_wire(scope, request.primary_key, answer.cached)
             return answer
-        return await self._pass(method, host, target, headers, forwarded(), receive)
+        return await self._pass(method, host, target, headers, forwarded(), receive, home)
+
+    def _market(self, host: str, path: str, headers: Headers, peer: str, raw_query: str) -> MarketChoice:
+        return self.markets.resolve(host, path, header(headers, "cookie"), None)
 
     def _remember_wire(self, scope: Scope, primary: str, cached: tuple[str, CacheRecord]) -> None:
         hosts = [value for name, value in scope["headers"] if name == b"host"]
@@ -218,7 +244,14 @@ class EdgeApp:
             self.wire.remember(hosts[0], raw_path + b"?" + query if query else raw_path, primary, *cached)
 
     async def _pass(
-        self, method: str, host: str, target: str, headers: Headers, forwarded: Headers, receive: Receive
+        self,
+        method: str,
+        host: str,
+        target: str,
+        headers: Headers,
+        forwarded: Headers,
+        receive: Receive,
+        home: str | None,
     ) -> Answer:
         limit = self.settings.max_request_body_bytes
         too_large = problem_answer(413, "Request body too large", f"at most {limit} bytes")
@@ -229,11 +262,16 @@ class EdgeApp:
             body = await request_body(receive, limit)
             if not isinstance(body, bytes) and declared.isdecimal():
                 forwarded += (("content-length", declared),)  # streamed on with its length, not re-chunked
-            fetched = await self.origin.fetch(method, target, forwarded, body, buffer_limit=relay_buffer_limit)
+            fetched = await self.origin.fetch(
+                method, target, forwarded, body, buffer_limit=relay_buffer_limit, home=home
+            )
         except BodyTooLarge:
             return too_large
         except ClientGone:
             return problem_answer(400, "Request incomplete", "the client went away before its body arrived")
+        except OriginUnavailable:
+            # Carts and orders live in one region: while it is down they wait, rather than land elsewhere.
+            return problem_answer(503, "This part of the store is unavailable", "please try again in a minute")
         except OriginError:
             return problem_answer(502, "The store is not answering", "please try again in a moment")
         # RFC 9111 §4.4: an unsafe request that succeeded invalidates what we hold for its URL (and Location).
@@ -298,7 +336,15 @@ class EdgeApp:
         )
 
     @staticmethod
-    async def _send(send: Send, receive: Receive, answer: Answer, started: float, *, head: bool) -> None:
+    async def _send(
+        send: Send,
+        receive: Receive,
+        answer: Answer,
+        started: float,
+        *,
+        head: bool,
+        region: list[tuple[bytes, bytes]],
+    ) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in downstream_headers(answer.headers)]
         if answer.status in BODYLESS:
             pass  # RFC 9110 §8.6: none on a 204, and a 304's would have to be the full representation's
@@ -307,6 +353,7 @@ class EdgeApp:
         elif (declared := header(answer.headers, "content-length")) is not None:
             headers.append((b"content-length", declared.encode("latin-1")))  # else: chunked, as it streams
         headers.append((b"x-cache", answer.x_cache.encode()))
+        headers.extend(region)
         if answer.age is not None:
             headers.append((b"age", str(answer.age).encode()))
         timing = f"edge;dur={(time.perf_counter() - started) * 1000:.1f}"

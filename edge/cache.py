@@ -35,7 +35,15 @@ from cdn import (
     vary_names,
     vary_values,
 )
-from edge.origin_client import BufferLimit, Fetched, OriginClient, OriginError, OriginTimeout, relay_buffer_limit
+from edge.origin_client import (
+    BufferLimit,
+    Fetched,
+    OriginClient,
+    OriginError,
+    OriginTimeout,
+    OriginUnavailable,
+    relay_buffer_limit,
+)
 
 log = logging.getLogger("edgeshop.edge")
 
@@ -48,6 +56,7 @@ class CacheRequest:
     headers: Headers  # the shopper's request headers
     # What the origin gets; built only when the origin is asked, so a hit never pays for it.
     upstream: Callable[[], Headers]
+    home: str | None = None  # set: only this region may answer (a cart or order page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +165,8 @@ class EdgeCache:
 
     async def _origin_get(self, request: CacheRequest, extra: Headers = ()) -> Fetched:
         upstream = request.upstream() + extra
-        return await self._origin.fetch("GET", request.target, upstream, buffer_limit=self._buffer_limit(request))
+        limit = self._buffer_limit(request)
+        return await self._origin.fetch("GET", request.target, upstream, buffer_limit=limit, home=request.home)
 
     async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> tuple[Fetched, bool]:
         return await self._flight.run(key, lambda: self._origin_get(request, extra), wait=self._wait)
@@ -281,7 +291,10 @@ def problem_answer(status: int, title: str, detail: str, x_cache: str = "PASS") 
 
 
 def _origin_failed(exc: Exception) -> Answer:
-    # A coalesced waiter that gave up (TimeoutError) or a fetch that timed out: 504; anything else: 502.
+    # A coalesced waiter that gave up (TimeoutError) or a fetch that timed out: 504; no region may be asked: 503;
+    # anything else: 502.
+    if isinstance(exc, OriginUnavailable):
+        return problem_answer(503, "The store is unavailable", "please try again in a minute", "MISS")
     status = 504 if isinstance(exc, TimeoutError | OriginTimeout) else 502
     return problem_answer(status, "The store is not answering", "please try again in a moment", "MISS")
 

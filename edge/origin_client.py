@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from cdn import Headers
+from edge.routing import Origin, OriginRouter
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,10 @@ class OriginError(Exception):
 
 class OriginTimeout(OriginError):
     """The origin did not answer in time (a 504, where other failures are a 502)."""
+
+
+class OriginUnavailable(OriginError):
+    """No origin may be asked: every region's breaker is open or its probes fail (a 503)."""
 
 
 # Given the status and headers, how many body bytes to read before relaying the rest as a stream.
@@ -83,9 +88,16 @@ def _declared_length(headers: Headers) -> int | None:
     return None
 
 
+# Answers that say the origin (or what is in front of it) could not serve: they count against its breaker and
+# let a read try the next region. A 500 is the application's answer, not the region's health.
+_UNAVAILABLE = frozenset({502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class OriginClient:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, router: OriginRouter) -> None:
         self._client = client
+        self.router = router
 
     async def fetch(
         self,
@@ -95,16 +107,62 @@ class OriginClient:
         body: bytes | AsyncIterable[bytes] = b"",
         *,
         buffer_limit: BufferLimit | None = None,
+        home: str | None = None,
     ) -> Fetched:
-        """Ask the origin; read the body whole unless `buffer_limit` (default: no limit) says to stream it."""
+        """Ask an origin: the nearest available one, trying the next region for a failed idempotent read within
+        the retry budget; or, with `home`, only that region (carts and orders live in exactly one place).
+        The body is read whole unless `buffer_limit` (default: no limit) says to stream it."""
+        now = time.monotonic()
+        if home is not None:
+            origin = self.router.home(home, now)
+            if origin is None:
+                raise OriginUnavailable(f"region {home} is unavailable")
+            candidates = [origin]
+        else:
+            candidates = self.router.for_read(now)
+            if not candidates:
+                raise OriginUnavailable("no origin region is available")
+        retry = method in IDEMPOTENT and isinstance(body, bytes)
+        failure: OriginError | None = None
+        for attempt, origin in enumerate(candidates):
+            last = attempt == len(candidates) - 1 or not retry
+            try:
+                fetched = await self._fetch_from(origin, method, target, headers, body, buffer_limit)
+            except OriginError as exc:
+                origin.breaker.failed(time.monotonic())
+                if last:
+                    raise
+                failure = exc
+                continue
+            if fetched.status in _UNAVAILABLE:
+                origin.breaker.failed(time.monotonic())
+                if not last:
+                    await fetched.discard()
+                    continue
+            else:
+                origin.breaker.succeeded()
+            return fetched
+        raise failure or OriginUnavailable("no origin region is available")  # unreachable: the loop returns
+
+    async def _fetch_from(
+        self,
+        origin: Origin,
+        method: str,
+        target: str,
+        headers: Headers,
+        body: bytes | AsyncIterable[bytes],
+        buffer_limit: BufferLimit | None,
+    ) -> Fetched:
         started, request_time = time.perf_counter(), time.time()
-        request = self._client.build_request(method, target, headers=list(headers), content=body or None)
+        request = self._client.build_request(method, origin.url + target, headers=list(headers), content=body or None)
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _mapped(exc) from exc
-        raw_fields = response.headers.raw
-        fields = tuple((name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw_fields)
+        decoded = ((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers.raw)
+        # Which region made it is kept with the record: a hit still says where it came from.
+        fields = (*((name, value) for name, value in decoded if name != "x-origin-region"),
+                  ("x-origin-region", origin.region))  # fmt: skip
         limit = buffer_limit(response.status_code, fields) if buffer_limit is not None else None
         chunks = response.aiter_raw()
         parts: list[bytes] = []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from edge.markets import MarketRoute
 
 
 class EdgeCacheSettings(BaseModel):
@@ -40,6 +42,44 @@ class CdnPurgeSettings(BaseModel):
         return self
 
 
+RegionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
+
+
+class RegionSettings(BaseModel):
+    """One origin region: where it is, and the origin URLs that serve it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: RegionName
+    origins: list[AnyHttpUrl] = Field(min_length=1)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    priority: int = Field(default=0, description="among regions equally near, lower is preferred")
+
+    @property
+    def location(self) -> tuple[float, float] | None:
+        if self.latitude is None or self.longitude is None:
+            return None
+        return (self.latitude, self.longitude)
+
+
+class HealthSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(default="/healthz", pattern=r"^/")
+    interval_seconds: float = Field(default=2.0, gt=0)
+    timeout_seconds: float = Field(default=1.0, gt=0)
+    unhealthy_after: int = Field(default=2, ge=1, description="failed probes in a row")
+    healthy_after: int = Field(default=2, ge=1, description="passed probes in a row")
+
+
+class BreakerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failures: int = Field(default=5, ge=1, description="failed requests in a row that open the breaker")
+    open_seconds: float = Field(default=5.0, gt=0, description="how long an open breaker keeps traffic away")
+
+
 class EdgeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,3 +102,31 @@ class EdgeSettings(BaseModel):
     purge_token: SecretStr | None = Field(default=None, description='bearer token for POST /_edge/purge ("env:NAME")')
     cache: EdgeCacheSettings = EdgeCacheSettings()
     cdn_purge: CdnPurgeSettings | None = None
+    region: RegionName | None = Field(default=None, description="the region this edge runs in")
+    regions: list[RegionSettings] = Field(
+        default_factory=list, description="origin regions; none: the single `origin` above"
+    )
+    markets: list[MarketRoute] = Field(
+        default_factory=list, description="composed from [[markets]]: countries, URL prefix, domain, home region"
+    )
+    default_market: str | None = None
+    home_paths: list[str] = Field(
+        default_factory=lambda: ["/cart", "/checkout", "/orders", "/account", "/_fragments", "/api/carts",
+                                 "/api/checkout", "/api/orders"],
+        description="reads of these paths go to the market's home region too (carts and orders live there)",
+    )  # fmt: skip
+    health: HealthSettings = HealthSettings()
+    breaker: BreakerSettings = BreakerSettings()
+    retry_budget: int = Field(default=1, ge=0, le=5, description="other regions a failed read may try")
+
+    @model_validator(mode="after")
+    def _known_regions(self) -> EdgeSettings:
+        names = [region.name for region in self.regions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"region names must be unique, got {names}")
+        if self.regions and self.region is not None and self.region not in names:
+            raise ValueError(f"edge.region {self.region!r} is not one of the regions: {', '.join(names)}")
+        unknown = {m.id: m.home_region for m in self.markets if m.home_region and m.home_region not in names}
+        if self.regions and unknown:
+            raise ValueError(f"markets homed in unknown regions: {unknown}; regions are {', '.join(names)}")
+        return self

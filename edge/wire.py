@@ -100,8 +100,9 @@ class WireHits:
     at most twice `max_bytes` of bodies.
     """
 
-    def __init__(self, l1: MemoryStore, max_bytes: int, cache: CacheState) -> None:
+    def __init__(self, l1: MemoryStore, max_bytes: int, cache: CacheState, fields: bytes = b"") -> None:
         self._l1 = l1
+        self._fields = fields  # header lines every answer of this edge carries (X-Edge-Region)
         self._vary_names = cache.vary_names
         self._revalidating = cache.revalidating
         self._ready: dict[bytes, tuple[_Ready, ...]] = {}
@@ -126,6 +127,7 @@ class WireHits:
         response = record.response
         lines = [_status_line(response.status)]
         lines.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in downstream_headers(response.headers))
+        lines.append(self._fields)
         if response.status not in BODYLESS:
             lines.append(b"content-length: %d\r\n" % len(response.body))
         lines.append(b"age: ")

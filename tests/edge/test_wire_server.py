@@ -50,8 +50,9 @@ async def short(request: Request) -> Response:
 async def slow_to_refresh(request: Request) -> Response:
     hits["/swr"] += 1
     if hits["/swr"] > 1:
-        await asyncio.sleep(1.0)  # refreshes take a while: shoppers must not wait for them
-    headers = {"cache-control": "public, s-maxage=1, stale-while-revalidate=30"}
+        await asyncio.sleep(2.0)  # refreshes take a while: shoppers must not wait for them
+    # s-maxage=2: fresh for at least a second after it arrives, whatever the Date's one-second granularity does
+    headers = {"cache-control": "public, s-maxage=2, stale-while-revalidate=30"}
     return Response(f"swr {hits['/swr']}", headers=headers)
 
 
@@ -260,7 +261,7 @@ def test_the_edge_refuses_a_mount_point() -> None:
 
 def test_stale_while_revalidate_is_answered_from_the_wire_while_the_refresh_runs(edge: Edge) -> None:
     warm(edge, "/swr")
-    time.sleep(2.1)  # stale now (s-maxage=1, and Date's one-second granularity)
+    time.sleep(3.1)  # stale now (s-maxage=2, and Date's one-second granularity)
     first = exchange(edge, request("/swr"))
     assert first.field("x-cache") == "STALE" and not first.via_wire  # the ASGI path starts the refresh
     during = exchange(edge, request("/swr"))

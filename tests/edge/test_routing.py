@@ -1,0 +1,139 @@
+"""Origin routing: nearest healthy region for reads, the home region for writes, breakers and probes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from edge.origin_client import OriginClient, OriginError, OriginUnavailable
+from edge.routing import Breaker, BreakerState, OriginRouter, distance_km
+from edge.settings import EdgeSettings, RegionSettings
+
+pytestmark = pytest.mark.anyio
+
+REGIONS = [
+    RegionSettings(name="us-east", origins=["http://us.origin"], latitude=39.0, longitude=-77.5),
+    RegionSettings(name="eu-west", origins=["http://eu.origin"], latitude=53.3, longitude=-6.3),
+    RegionSettings(name="ap-south", origins=["http://ap.origin"], latitude=19.1, longitude=72.9),
+]
+
+
+def settings(here: str, **extra: object) -> EdgeSettings:
+    return EdgeSettings(region=here, regions=REGIONS, **extra)  # type: ignore[arg-type]
+
+
+def test_distance_is_great_circle() -> None:
+    assert distance_km((53.3, -6.3), (39.0, -77.5)) == pytest.approx(5450, rel=0.03)  # Dublin – Virginia
+    assert distance_km((1.0, 2.0), (1.0, 2.0)) == 0.0
+
+
+def test_reads_go_to_this_region_first_then_the_nearest() -> None:
+    router = OriginRouter.from_settings(settings("eu-west", retry_budget=2))
+    assert [o.region for o in router.for_read(0.0)] == ["eu-west", "us-east", "ap-south"]
+    router = OriginRouter.from_settings(settings("ap-south", retry_budget=0))
+    assert [o.region for o in router.for_read(0.0)] == ["ap-south"]  # the budget bounds the candidates
+
+
+def test_an_unhealthy_region_is_skipped_and_writes_wait_for_their_home() -> None:
+    router = OriginRouter.from_settings(settings("eu-west"))
+    router.by_region["eu-west"][0].healthy = False
+    assert [o.region for o in router.for_read(0.0)] == ["us-east", "ap-south"]
+    assert router.home("eu-west", 0.0) is None
+    assert router.home("us-east", 0.0) is not None
+
+
+def test_breaker_opens_after_failures_then_lets_one_trial_through() -> None:
+    breaker = Breaker(failures_to_open=3, open_seconds=5.0)
+    for _ in range(3):
+        assert breaker.allows(0.0)
+        breaker.failed(0.0)
+    assert breaker.state is BreakerState.OPEN and not breaker.allows(1.0)
+    assert breaker.allows(5.0) and breaker.state is BreakerState.HALF_OPEN  # the trial
+    assert not breaker.allows(5.1)  # only one at a time
+    breaker.failed(5.2)
+    assert breaker.state is BreakerState.OPEN and not breaker.allows(6.0)
+    assert breaker.allows(10.3)
+    breaker.succeeded()
+    assert breaker.state is BreakerState.CLOSED and breaker.allows(10.4)
+
+
+def test_settings_refuse_unknown_regions() -> None:
+    with pytest.raises(ValueError, match=r"edge\.region 'mars'"):
+        settings("mars")
+    with pytest.raises(ValueError, match="unknown regions"):
+        EdgeSettings(regions=REGIONS, markets=[{"id": "us", "home_region": "moon"}])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="unique"):
+        EdgeSettings(regions=[REGIONS[0], REGIONS[0]])
+
+
+Behaviour = Callable[[httpx.Request], httpx.Response]
+
+
+class Body(httpx.AsyncByteStream):
+    """A body that arrives as a stream, as from a real origin (MockTransport reads `content=` bodies up front)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.data
+
+
+def client_for(behaviour: dict[str, Behaviour], seen: Counter[str]) -> httpx.AsyncClient:
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen[request.url.host] += 1
+        return behaviour[request.url.host](request)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handle))
+
+
+def down(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, stream=Body(f"from {request.url.host}".encode()), headers={"x-origin-region": "forged"})
+
+
+async def test_a_failed_read_tries_the_next_region_and_says_who_answered() -> None:
+    seen: Counter[str] = Counter()
+    router = OriginRouter.from_settings(settings("eu-west"))
+    client = OriginClient(client_for({"eu.origin": down, "us.origin": ok}, seen), router)
+    fetched = await client.fetch("GET", "/p/boot", ())
+    assert fetched.body == b"from us.origin" and seen == {"eu.origin": 1, "us.origin": 1}
+    assert [v for k, v in fetched.headers if k == "x-origin-region"] == ["us-east"]  # the origin cannot forge it
+    unavailable = {"eu.origin": lambda r: httpx.Response(503, stream=Body(b"busy")), "us.origin": ok}
+    fetched = await OriginClient(client_for(unavailable, seen), router).fetch("GET", "/p/boot", ())
+    assert fetched.body == b"from us.origin"
+
+
+async def test_writes_never_leave_their_home_region() -> None:
+    seen: Counter[str] = Counter()
+    router = OriginRouter.from_settings(settings("us-east", breaker={"failures": 1, "open_seconds": 60}))
+    client = OriginClient(client_for({"eu.origin": down, "us.origin": ok}, seen), router)
+    with pytest.raises(OriginError):  # the connect error itself, on the first attempt
+        await client.fetch("POST", "/cart/add", (), b"x=1", home="eu-west")
+    with pytest.raises(OriginUnavailable):  # then the open breaker answers at once
+        await client.fetch("POST", "/cart/add", (), b"x=1", home="eu-west")
+    assert seen == {"eu.origin": 1}  # never sent to us-east
+
+
+async def test_probes_take_a_region_out_and_bring_it_back() -> None:
+    state = {"eu": False}
+
+    def health(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200 if state["eu"] or request.url.host != "eu.origin" else 503)
+
+    router = OriginRouter.from_settings(settings("eu-west", health={"unhealthy_after": 2, "healthy_after": 1}))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(health))
+    await router.probe_once(http)
+    assert router.by_region["eu-west"][0].healthy  # one failure is not enough
+    await router.probe_once(http)
+    assert not router.by_region["eu-west"][0].healthy
+    assert router.for_read(0.0)[0].region == "us-east"
+    state["eu"] = True
+    await router.probe_once(http)
+    assert router.for_read(0.0)[0].region == "eu-west"
