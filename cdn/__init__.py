@@ -5,7 +5,7 @@ from cdn.coalesce import SingleFlight
 from cdn.external import CdnPurgeError, CdnPurger, CloudflarePurger, CloudFrontPurger, FastlyPurger
 from cdn.headers import PRIVATE_NO_STORE, if_none_match_hits, shared_cache_control, strong_etag, surrogate_keys
 from cdn.keys import normalize_host, normalize_query, primary_key, secondary_key, surrogate_tags
-from cdn.messages import Headers, StoredResponse, header, without
+from cdn.messages import Headers, StoredResponse, header, header_lines, without
 from cdn.policy import (
     NotStored,
     Verdict,
@@ -56,6 +56,7 @@ __all__ = [
     "freshen",
     "freshness_lifetime",
     "header",
+    "header_lines",
     "if_none_match_hits",
     "invalidated_urls",
     "normalize_host",

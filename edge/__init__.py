@@ -1,7 +1,17 @@
-"""The edge node: normalization, the HTTP cache in front of the origin, purge; talks to origins over HTTP."""
+"""The edge node: normalization, geo and markets, the HTTP cache in front of the origins, routing, purge."""
 
 from edge.app import EdgeApp
+from edge.geo import GeoSettings
+from edge.markets import MarketRoute
 from edge.server import server_config
-from edge.settings import EdgeCacheSettings, EdgeSettings
+from edge.settings import EdgeCacheSettings, EdgeSettings, RegionSettings
 
-__all__ = ["EdgeApp", "EdgeCacheSettings", "EdgeSettings", "server_config"]
+__all__ = [
+    "EdgeApp",
+    "EdgeCacheSettings",
+    "EdgeSettings",
+    "GeoSettings",
+    "MarketRoute",
+    "RegionSettings",
+    "server_config",
+]

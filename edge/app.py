@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import secrets
@@ -33,6 +34,7 @@ from cdn import (
     TieredStore,
     connect_redis,
     header,
+    header_lines,
     invalidated_urls,
     normalize_host,
     normalize_query,
@@ -41,6 +43,7 @@ from cdn import (
 )
 from edge.cache import Answer, CacheRequest, EdgeCache, problem_answer, url_tag
 from edge.forwarding import downstream_headers, upstream_headers
+from edge.geo import GeoResolver, client_ip
 from edge.markets import MARKET_HEADER, MarketChoice, MarketResolver
 from edge.origin_client import OriginClient, OriginError, OriginUnavailable, relay_buffer_limit
 from edge.relay import BodyTooLarge, ClientGone, read_body, relay, request_body
@@ -119,6 +122,9 @@ class EdgeApp:
         self._edge_region = [(b"x-edge-region", self.router.here.encode())]
         self._home_paths = tuple(settings.home_paths)
         self.markets = MarketResolver(settings.markets, settings.default_market)
+        self.geo = GeoResolver(settings.geo)
+        # The same few proxy and shopper addresses come back all the time; parsing and CIDR scans add up.
+        self._trusted_cached = functools.lru_cache(maxsize=4096)(self._trusted_uncached)
         self.cache = EdgeCache(
             store,
             self.origin,
@@ -129,7 +135,12 @@ class EdgeApp:
         )
         # Fresh L1 hits as bytes, for `edge.server.WireHitProtocol`; unused when served by another ASGI server.
         self.wire = WireHits(
-            self.l1, settings.cache.l1_max_bytes, self.cache, b"".join(b"%s: %s\r\n" % f for f in self._edge_region)
+            self.l1,
+            settings.cache.l1_max_bytes,
+            self.cache,
+            fields=b"".join(b"%s: %s\r\n" % f for f in self._edge_region),
+            derive=self.derived_fields,
+            derived_names=_EDGE_DECIDED,
         )
         self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
         self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
@@ -169,6 +180,7 @@ class EdgeApp:
         if self.bus is not None:
             await self.bus.stop()
         await self.router.stop()
+        self.geo.close()
         await self.cache.drain()
         await self._http.aclose()
         for client in self._redis:
@@ -182,6 +194,9 @@ class EdgeApp:
             await self.l1.purge_tags(purge.tags, soft=purge.soft)
 
     def _trusted(self, peer: str) -> bool:
+        return self._trusted_cached(peer)
+
+    def _trusted_uncached(self, peer: str) -> bool:
         try:
             address = ip_address(peer)
         except ValueError:
@@ -235,7 +250,19 @@ class EdgeApp:
         return await self._pass(method, host, target, headers, forwarded(), receive, home)
 
     def _market(self, host: str, path: str, headers: Headers, peer: str, raw_query: str) -> MarketChoice:
-        return self.markets.resolve(host, path, header(headers, "cookie"), None)
+        trusted = self._trusted(peer)
+        shopper = client_ip(peer, header_lines(headers, "x-forwarded-for"), self._trusted) if trusted else peer
+        geo = self.geo.resolve(headers, peer_trusted=trusted, client_ip=shopper, query=raw_query)
+        return self.markets.resolve(host, path, header(headers, "cookie"), geo.country)
+
+    def derived_fields(self, host: bytes, target: bytes, raw: list[tuple[bytes, bytes]], peer: str) -> dict[str, str]:
+        """The request fields the edge decides itself, for the wire path to match Vary on them as ASGI would."""
+        if not self.markets:
+            return {}
+        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+        path, _, query = target.decode("latin-1").partition("?")
+        choice = self._market(normalize_host(host.decode("latin-1")), path, headers, peer, query)
+        return {MARKET_HEADER: choice.market, MARKET_PREFIX_HEADER: choice.prefix}
 
     def _remember_wire(self, scope: Scope, primary: str, cached: tuple[str, CacheRecord]) -> None:
         hosts = [value for name, value in scope["headers"] if name == b"host"]

@@ -56,7 +56,10 @@ class WireHitProtocol(HttpToolsProtocol):
             method = parser.get_method()
             if method == b"GET" or method == b"HEAD":
                 keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
-                ready = self.wire.answer(self.url, self.headers, head=method == b"HEAD", keep_alive=keep_alive)
+                peer = self.client[0] if self.client else ""
+                ready = self.wire.answer(
+                    self.url, self.headers, head=method == b"HEAD", keep_alive=keep_alive, peer=peer
+                )
                 if ready is not None:
                     self._ready, self._ready_keep_alive = ready, keep_alive
                     return

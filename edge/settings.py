@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from edge.geo import GeoSettings
 from edge.markets import MarketRoute
 
 
@@ -115,6 +116,7 @@ class EdgeSettings(BaseModel):
                                  "/api/checkout", "/api/orders"],
         description="reads of these paths go to the market's home region too (carts and orders live there)",
     )  # fmt: skip
+    geo: GeoSettings = GeoSettings()
     health: HealthSettings = HealthSettings()
     breaker: BreakerSettings = BreakerSettings()
     retry_budget: int = Field(default=1, ge=0, le=5, description="other regions a failed read may try")

@@ -18,6 +18,7 @@ Anything else goes through ASGI, which answers it and, when the answer is a fres
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
@@ -56,6 +57,7 @@ class _Ready:
     age_base: float  # Age = now - age_base (RFC 9111 §4.2.3, with the initial age folded in)
     vary: tuple[tuple[bytes, str], ...]  # (request field, its normalized value when stored)
     vary_names: tuple[str, ...]
+    derives: bool  # varies on a field the edge decides (computed per request, only for such variants)
     stale_until: float  # the end of stale-while-revalidate (RFC 5861 §3); fresh_until when none is allowed
     # The end of the header block for the Age last sent: Age changes once a second, not per request.
     age: int = -1
@@ -81,6 +83,10 @@ def _normalize(value: str) -> str:
     return ",".join(part.strip() for part in " ".join(value.split()).split(","))
 
 
+# (host, target, request fields, peer address) -> the values the edge decides for some request fields
+Derive = Callable[[bytes, bytes, list[tuple[bytes, bytes]], str], dict[str, str]]
+
+
 class CacheState(Protocol):
     """What the wire path asks the cache driver (`edge.cache.EdgeCache`) on every answer."""
 
@@ -100,8 +106,19 @@ class WireHits:
     at most twice `max_bytes` of bodies.
     """
 
-    def __init__(self, l1: MemoryStore, max_bytes: int, cache: CacheState, fields: bytes = b"") -> None:
+    def __init__(
+        self,
+        l1: MemoryStore,
+        max_bytes: int,
+        cache: CacheState,
+        fields: bytes = b"",
+        derive: Derive | None = None,
+        derived_names: frozenset[str] = frozenset(),
+    ) -> None:
         self._l1 = l1
+        # Request fields the edge decides itself (the market): Vary on them is matched on the edge's decision.
+        self._derive = derive
+        self._derived_names = derived_names
         self._fields = fields  # header lines every answer of this edge carries (X-Edge-Region)
         self._vary_names = cache.vary_names
         self._revalidating = cache.revalidating
@@ -143,6 +160,7 @@ class WireHits:
             age_base=fresh.response_time - fresh.initial_age,
             vary=tuple((name.encode("latin-1"), value) for name, value in response.vary),
             vary_names=names,
+            derives=any(name in self._derived_names for name in names),
             stale_until=fresh.fresh_until + (0.0 if fresh.strict else fresh.stale_while_revalidate),
         )
         if ready.size > self._max_bytes:
@@ -165,7 +183,7 @@ class WireHits:
         self._bytes = 0
 
     def answer(
-        self, target: bytes, headers: list[tuple[bytes, bytes]], *, head: bool, keep_alive: bool
+        self, target: bytes, headers: list[tuple[bytes, bytes]], *, head: bool, keep_alive: bool, peer: str = ""
     ) -> list[bytes] | None:
         """The response's bytes for a GET or HEAD, or None when the ASGI path must answer it."""
         host = None
@@ -181,8 +199,16 @@ class WireHits:
         variants = self._ready.get(host + b" " + target)
         if variants is None:
             return None
+        derived: dict[str, str] | None = None
         for ready in variants:
-            if not ready.vary or _vary_matches(ready.vary, headers):
+            if not ready.vary:
+                break
+            if ready.derives:
+                if self._derive is None:
+                    continue
+                if derived is None:
+                    derived = self._derive(host, target, headers, peer)
+            if _vary_matches(ready.vary, headers, derived):
                 break
         else:
             return None
@@ -212,10 +238,16 @@ class WireHits:
         return [ready.head, ready.tail] if head else [ready.head, ready.tail, ready.body]
 
 
-def _vary_matches(vary: tuple[tuple[bytes, str], ...], headers: list[tuple[bytes, bytes]]) -> bool:
+def _vary_matches(
+    vary: tuple[tuple[bytes, str], ...], headers: list[tuple[bytes, bytes]], derived: dict[str, str] | None
+) -> bool:
     for field, stored in vary:
-        values = [value.decode("latin-1") for name, value in headers if name == field]
-        if _normalize(", ".join(values)) != stored:
+        decided = derived.get(field.decode("latin-1")) if derived is not None else None
+        if decided is not None:
+            value = decided
+        else:
+            value = ", ".join(value.decode("latin-1") for name, value in headers if name == field)
+        if _normalize(value) != stored:
             return False
     return True
 

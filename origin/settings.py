@@ -28,6 +28,13 @@ class Market(_Settings):
     locale: str = Field(default="en_US", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
     price_list: str
     tax: TaxSettings = TaxSettings()
+    url_prefix: str | None = Field(
+        default=None,
+        pattern=r"^/[a-z]{2}(-[a-z]{2})?$",
+        description='path prefix that picks this market, e.g. "/de-de"',
+    )
+    domain: str | None = Field(default=None, description="a host name that always means this market")
+    home_region: str | None = Field(default=None, description="the region where this market's carts and orders live")
 
 
 class ShippingMethod(_Settings):

@@ -97,7 +97,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     cfg = loaded.config
     origin_port = args.origin_port or cfg.origin.port
     edge_port = args.port or cfg.edge.port
-    edge_settings = cfg.edge.model_copy(update={"origin": f"http://{cfg.origin.host}:{origin_port}"})
+    edge_settings = cfg.edge_settings().model_copy(update={"origin": f"http://{cfg.origin.host}:{origin_port}"})
     servers = [
         uvicorn.Server(
             uvicorn.Config(
@@ -139,7 +139,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
     from edge import EdgeApp, EdgeSettings, server_config
 
-    settings = _load(args).config.edge if Path(args.config).is_file() else EdgeSettings()
+    settings = _load(args).config.edge_settings() if Path(args.config).is_file() else EdgeSettings()
     settings = settings.model_copy(update={"origin": args.origin, "port": args.port or settings.port})
     print(f"edge: http://{args.host or settings.host}:{settings.port}/ -> {args.origin}", flush=True)
     config = server_config(

@@ -18,7 +18,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from connectors import VENDOR_SETTINGS, ConnectorsSettings
-from edge import EdgeSettings
+from edge import EdgeSettings, MarketRoute, RegionSettings
 from origin import Market, OriginSettings, check_markets, default_markets
 from storefront import StorefrontSettings
 
@@ -32,6 +32,7 @@ class WranglerConfig(BaseModel):
     name: str = Field(default="edgeshop", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     default_market: str = "us"
     markets: list[Market] = Field(default_factory=default_markets)
+    regions: list[RegionSettings] = Field(default_factory=list)
     edge: EdgeSettings = EdgeSettings()
     origin: OriginSettings = OriginSettings()
     storefront: StorefrontSettings = StorefrontSettings()
@@ -40,7 +41,20 @@ class WranglerConfig(BaseModel):
     @model_validator(mode="after")
     def _markets(self) -> WranglerConfig:
         check_markets(self.markets, self.default_market)
+        self.edge_settings()  # regions and markets must agree (a market homed in a region that does not exist)
         return self
+
+    def edge_settings(self) -> EdgeSettings:
+        """[edge] with what the edge needs of [[regions]] and [[markets]] (it never imports the origin's models)."""
+        markets = [
+            MarketRoute(id=m.id, countries=m.countries, url_prefix=m.url_prefix, domain=m.domain,
+                        home_region=m.home_region)
+            for m in self.markets
+        ]  # fmt: skip
+        update = {"markets": markets, "default_market": self.default_market}
+        if self.regions:
+            update["regions"] = self.regions
+        return EdgeSettings.model_validate({**self.edge.model_dump(), **update})
 
 
 @dataclass(frozen=True, slots=True)
