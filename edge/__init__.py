@@ -2,7 +2,7 @@
 
 from edge.app import EdgeApp
 from edge.geo import GeoSettings
-from edge.markets import MarketRoute
+from edge.markets import MarketResolver, MarketRoute
 from edge.server import server_config
 from edge.settings import EdgeCacheSettings, EdgeSettings, RegionSettings
 
@@ -11,6 +11,7 @@ __all__ = [
     "EdgeCacheSettings",
     "EdgeSettings",
     "GeoSettings",
+    "MarketResolver",
     "MarketRoute",
     "RegionSettings",
     "server_config",

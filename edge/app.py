@@ -45,7 +45,7 @@ from edge.cache import Answer, CacheRequest, EdgeCache, problem_answer, url_tag
 from edge.forwarding import downstream_headers, upstream_headers
 from edge.geo import GeoResolver, client_ip
 from edge.markets import MARKET_HEADER, MarketChoice, MarketResolver
-from edge.origin_client import OriginClient, OriginError, OriginUnavailable, relay_buffer_limit
+from edge.origin_client import OriginClient, OriginError, OriginTimeout, OriginUnavailable, relay_buffer_limit
 from edge.relay import BodyTooLarge, ClientGone, read_body, relay, request_body
 from edge.routing import OriginRouter
 from edge.settings import CdnPurgeSettings, EdgeSettings
@@ -296,10 +296,13 @@ class EdgeApp:
             return too_large
         except ClientGone:
             return problem_answer(400, "Request incomplete", "the client went away before its body arrived")
-        except OriginUnavailable:
-            # Carts and orders live in one region: while it is down they wait, rather than land elsewhere.
-            return problem_answer(503, "This part of the store is unavailable", "please try again in a minute")
-        except OriginError:
+        except OriginError as exc:
+            # Carts and orders live in one region: while it is down they wait, rather than land elsewhere. A
+            # timeout may have been processed, so it stays a 504-like answer; a refused connection sent nothing.
+            if isinstance(exc, OriginUnavailable) or (home is not None and not isinstance(exc, OriginTimeout)):
+                return problem_answer(503, "This part of the store is unavailable", "please try again in a minute")
+            if isinstance(exc, OriginTimeout):
+                return problem_answer(504, "The store did not answer in time", "please check before trying again")
             return problem_answer(502, "The store is not answering", "please try again in a moment")
         # RFC 9111 §4.4: an unsafe request that succeeded invalidates what we hold for its URL (and Location).
         for url in invalidated_urls(method, fetched.status, f"http://{host}{target}", fetched.headers):

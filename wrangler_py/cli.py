@@ -82,6 +82,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
     """The origin and an edge in front of it, in one process: what `make run` starts."""
     import asyncio
 
+    if args.regions:
+        from wrangler_py.regions import run_all
+
+        names = [name.strip() for name in args.regions.split(",") if name.strip()]
+        cfg = _load(args).config
+        return run_all(
+            Path(args.config), names, host=args.host or cfg.edge.host, port=args.port or cfg.edge.port,
+            log_level=args.log_level,
+        )  # fmt: skip
+
     import uvicorn
 
     from edge import EdgeApp, server_config
@@ -208,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--origin-port", type=int, default=None, help="origin port (default: origin.port)")
     dev.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     dev.add_argument("--access-log", action="store_true", help="log every request")
+    dev.add_argument(
+        "--regions", default=None, help="several regions as real processes behind a front door: us-east,eu-west"
+    )
     dev.set_defaults(func=cmd_dev)
 
     purge = sub.add_parser("purge", help="purge the edge cache by tag or URL (every node)")
