@@ -126,6 +126,8 @@ class OriginClient:
         failure: OriginError | None = None
         for attempt, origin in enumerate(candidates):
             last = attempt == len(candidates) - 1 or not retry
+            if not origin.breaker.begin(time.monotonic()):
+                continue  # another request is the half-open trial right now
             try:
                 fetched = await self._fetch_from(origin, method, target, headers, body, buffer_limit)
             except OriginError as exc:
@@ -134,6 +136,9 @@ class OriginClient:
                     raise
                 failure = exc
                 continue
+            except BaseException:
+                origin.breaker.abandoned()  # cancelled, or the request body failed: no verdict on the origin
+                raise
             if fetched.status in _UNAVAILABLE:
                 origin.breaker.failed(time.monotonic())
                 if not last:
@@ -142,7 +147,7 @@ class OriginClient:
             else:
                 origin.breaker.succeeded()
             return fetched
-        raise failure or OriginUnavailable("no origin region is available")  # unreachable: the loop returns
+        raise failure or OriginUnavailable("no origin region is available")  # every candidate was mid-trial
 
     async def _fetch_from(
         self,

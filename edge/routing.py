@@ -40,15 +40,26 @@ class Breaker:
     trial_running: bool = False
 
     def allows(self, now: float) -> bool:
+        """Whether a request could go there now (no side effect: listing candidates claims nothing)."""
         if self.state is BreakerState.CLOSED:
             return True
-        if self.state is BreakerState.OPEN and now - self.opened_at >= self.open_seconds:
+        if self.state is BreakerState.OPEN:
+            return now - self.opened_at >= self.open_seconds
+        return not self.trial_running
+
+    def begin(self, now: float) -> bool:
+        """Claim the right to send a request; in half-open, only one request at a time finds out."""
+        if not self.allows(now):
+            return False
+        if self.state is BreakerState.OPEN:
             self.state = BreakerState.HALF_OPEN
-            self.trial_running = False
-        if self.state is BreakerState.HALF_OPEN and not self.trial_running:
-            self.trial_running = True  # one request finds out; the others keep away until it answers
-            return True
-        return False
+        if self.state is BreakerState.HALF_OPEN:
+            self.trial_running = True
+        return True
+
+    def abandoned(self) -> None:
+        """The request ended without a verdict (the shopper left, its body was refused): let another try."""
+        self.trial_running = False
 
     def succeeded(self) -> None:
         self.state, self.failures, self.trial_running = BreakerState.CLOSED, 0, False

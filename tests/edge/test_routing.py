@@ -48,16 +48,19 @@ def test_an_unhealthy_region_is_skipped_and_writes_wait_for_their_home() -> None
 def test_breaker_opens_after_failures_then_lets_one_trial_through() -> None:
     breaker = Breaker(failures_to_open=3, open_seconds=5.0)
     for _ in range(3):
-        assert breaker.allows(0.0)
+        assert breaker.begin(0.0)
         breaker.failed(0.0)
-    assert breaker.state is BreakerState.OPEN and not breaker.allows(1.0)
-    assert breaker.allows(5.0) and breaker.state is BreakerState.HALF_OPEN  # the trial
-    assert not breaker.allows(5.1)  # only one at a time
+    assert breaker.state is BreakerState.OPEN and not breaker.begin(1.0)
+    assert breaker.allows(5.0) and breaker.allows(5.0)  # asking claims nothing
+    assert breaker.begin(5.0) and breaker.state is BreakerState.HALF_OPEN  # the trial
+    assert not breaker.begin(5.1)  # only one at a time
     breaker.failed(5.2)
-    assert breaker.state is BreakerState.OPEN and not breaker.allows(6.0)
-    assert breaker.allows(10.3)
+    assert breaker.state is BreakerState.OPEN and not breaker.begin(6.0)
+    assert breaker.begin(10.3)
+    breaker.abandoned()  # the trial's shopper went away: another request may find out
+    assert breaker.begin(10.4)
     breaker.succeeded()
-    assert breaker.state is BreakerState.CLOSED and breaker.allows(10.4)
+    assert breaker.state is BreakerState.CLOSED and breaker.begin(10.5)
 
 
 def test_settings_refuse_unknown_regions() -> None:
@@ -137,3 +140,14 @@ async def test_probes_take_a_region_out_and_bring_it_back() -> None:
     state["eu"] = True
     await router.probe_once(http)
     assert router.for_read(0.0)[0].region == "eu-west"
+
+
+async def test_listing_candidates_does_not_claim_a_half_open_trial() -> None:
+    seen: Counter[str] = Counter()
+    router = OriginRouter.from_settings(settings("eu-west", retry_budget=1))
+    us = router.by_region["us-east"][0]
+    for _ in range(5):
+        us.breaker.failed(0.0)  # open since t=0; its open time has long passed by now
+    client = OriginClient(client_for({"eu.origin": ok, "us.origin": ok}, seen), router)
+    await client.fetch("GET", "/p/boot", ())  # served by eu-west; us-east was only a candidate
+    assert seen == {"eu.origin": 1} and us.breaker.begin(10.0)  # its trial is still there to be taken
