@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookiejar import CookieJar
 from ipaddress import ip_address
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from redis.asyncio import Redis
@@ -217,14 +218,14 @@ class EdgeApp:
         peer = (scope.get("client") or ("", 0))[0]
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query = normalize_query(raw_query, tracking=self._tracking, tracking_prefixes=self._tracking_prefixes)
-        origin_path, home = path, None
+        origin_path, home, prefix = path, None, ""
         if self.markets:
             choice = self._market(host, path, headers, peer, raw_query)
-            origin_path = choice.path
+            origin_path, prefix = choice.path, choice.prefix
             # The edge's decision replaces anything the client said: the market is part of the cache key.
             headers = (*without(headers, _EDGE_DECIDED), (MARKET_HEADER, choice.market),
                        *(((MARKET_PREFIX_HEADER, choice.prefix),) if choice.prefix else ()))  # fmt: skip
-            if method not in ("GET", "HEAD") or origin_path.startswith(self._home_paths):
+            if method not in ("GET", "HEAD") or self._is_home_path(origin_path):
                 home = self.markets.home_region.get(choice.market) if self.settings.regions else None
         target = origin_path + ("?" + query if query else "")
         request_headers = headers
@@ -247,13 +248,18 @@ class EdgeApp:
             if answer.cached is not None:
                 self._remember_wire(scope, request.primary_key, answer.cached)
             return answer
-        return await self._pass(method, host, target, headers, forwarded(), receive, home)
+        return await self._pass(method, host, target, headers, forwarded(), receive, home, prefix)
 
     def _market(self, host: str, path: str, headers: Headers, peer: str, raw_query: str) -> MarketChoice:
         trusted = self._trusted(peer)
         shopper = client_ip(peer, header_lines(headers, "x-forwarded-for"), self._trusted) if trusted else peer
         geo = self.geo.resolve(headers, peer_trusted=trusted, client_ip=shopper, query=raw_query)
         return self.markets.resolve(host, path, header(headers, "cookie"), geo.country)
+
+    def _is_home_path(self, path: str) -> bool:
+        """Whole segments of the decoded path (`/%63art` is `/cart`, `/cartoons` is not), as the origin routes."""
+        decoded = unquote(path)
+        return any(decoded == home or decoded.startswith(home + "/") for home in self._home_paths)
 
     def derived_fields(self, host: bytes, target: bytes, raw: list[tuple[bytes, bytes]], peer: str) -> dict[str, str]:
         """The request fields the edge decides itself, for the wire path to match Vary on them as ASGI would."""
@@ -279,6 +285,7 @@ class EdgeApp:
         forwarded: Headers,
         receive: Receive,
         home: str | None,
+        prefix: str = "",
     ) -> Answer:
         limit = self.settings.max_request_body_bytes
         too_large = problem_answer(413, "Request body too large", f"at most {limit} bytes")
@@ -305,8 +312,11 @@ class EdgeApp:
                 return problem_answer(504, "The store did not answer in time", "please check before trying again")
             return problem_answer(502, "The store is not answering", "please try again in a moment")
         # RFC 9111 §4.4: an unsafe request that succeeded invalidates what we hold for its URL (and Location).
+        # The keys are the shopper's URLs: with a market prefix put back where the origin saw none.
         for url in invalidated_urls(method, fetched.status, f"http://{host}{target}", fetched.headers):
             stale_path, _, stale_query = url.split(host, 1)[1].partition("?")
+            if prefix and not (stale_path == prefix or stale_path.startswith(prefix + "/")):
+                stale_path = prefix + stale_path if stale_path != "/" else prefix
             key = primary_key("GET", host, stale_path, normalize_query(stale_query))
             await self.cache.store.purge_tags([url_tag(key)], soft=False)
         return Answer(

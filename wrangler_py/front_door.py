@@ -57,8 +57,12 @@ class FrontDoor:
         for edge in self.edges_for(request):
             try:
                 answer = await self.http.request(request.method, edge + target, headers=headers, content=body)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                continue  # that point of presence is gone (nothing was sent): the next one answers
             except httpx.TransportError:
-                continue  # that point of presence is gone: the next one answers
+                if request.method in ("GET", "HEAD", "OPTIONS"):
+                    continue
+                break  # a write may have arrived: sending it to another region could place it twice
             response = Response(answer.content, status_code=answer.status_code)
             # Raw pairs, so that repeated fields (Set-Cookie) arrive as they left the edge.
             response.raw_headers = [

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 import pytest
 
+from edge.app import EdgeApp
 from tests.edge.conftest import Clock, FakeOrigin
 
 pytestmark = pytest.mark.anyio
@@ -154,3 +156,20 @@ async def test_head_is_answered_from_the_get_entry_with_its_length(edge: httpx.A
     assert head.status_code == 200 and head.content == b"" and head.headers["x-cache"] == "HIT"
     assert head.headers["content-length"] == str(len("page v1"))
     assert origin.hits["/page"] == 1
+
+
+async def test_a_write_under_a_market_prefix_invalidates_the_prefixed_url(
+    make_edge: Callable[..., EdgeApp], origin: FakeOrigin
+) -> None:
+    app = make_edge(markets=[{"id": "us"}, {"id": "eu", "url_prefix": "/eu"}], default_market="us")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop.example") as client:
+        await client.get("/eu/page")
+        assert (await client.get("/eu/page")).headers["x-cache"] == "HIT"
+        assert (await client.post("/eu/page")).status_code < 400  # the origin saw /page; the shopper's URL is /eu/page
+        assert (await client.get("/eu/page")).headers["x-cache"] == "MISS"  # RFC 9111 §4.4
+
+
+async def test_home_paths_are_whole_decoded_segments(make_edge: Callable[..., EdgeApp]) -> None:
+    app = make_edge()
+    assert app._is_home_path("/cart") and app._is_home_path("/%63art/add") and app._is_home_path("/api/orders/7")
+    assert not app._is_home_path("/cartoons") and not app._is_home_path("/p/cart")
