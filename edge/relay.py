@@ -26,18 +26,8 @@ class ClientGone(Exception):
 
 async def read_body(receive: Receive, limit: int) -> bytes:
     """A whole request body, refused past `limit` bytes (small control bodies such as a purge order)."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    body = await request_body(receive, limit)
+    return body if isinstance(body, bytes) else b"".join([chunk async for chunk in body])
 
 
 async def request_body(receive: Receive, limit: int) -> bytes | AsyncIterator[bytes]:
