@@ -15,7 +15,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from _harness import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,12 +40,6 @@ class Sample:
 @dataclass
 class Run:
     samples: list[Sample] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(tmp: Path, port: int) -> tuple[subprocess.Popen[bytes], dict[str, str], dict[str, int]]:

@@ -125,7 +125,7 @@ class EdgeApp:
         self.markets = MarketResolver(settings.markets, settings.default_market)
         self.geo = GeoResolver(settings.geo)
         # The same few proxy and shopper addresses come back all the time; parsing and CIDR scans add up.
-        self._trusted_cached = functools.lru_cache(maxsize=4096)(self._trusted_uncached)
+        self._trusted: Callable[[str], bool] = functools.lru_cache(maxsize=4096)(self._trusted_peer)
         self.cache = EdgeCache(
             store,
             self.origin,
@@ -194,10 +194,7 @@ class EdgeApp:
         else:
             await self.l1.purge_tags(purge.tags, soft=purge.soft)
 
-    def _trusted(self, peer: str) -> bool:
-        return self._trusted_cached(peer)
-
-    def _trusted_uncached(self, peer: str) -> bool:
+    def _trusted_peer(self, peer: str) -> bool:
         try:
             address = ip_address(peer)
         except ValueError:
@@ -228,12 +225,9 @@ class EdgeApp:
             if method not in ("GET", "HEAD") or self._is_home_path(origin_path):
                 home = self.markets.home_region.get(choice.market) if self.settings.regions else None
         target = origin_path + ("?" + query if query else "")
-        request_headers = headers
 
         def forwarded() -> Headers:
-            return upstream_headers(
-                request_headers, client_ip=peer, scheme=scheme, host=host, trusted=self._trusted(peer)
-            )
+            return upstream_headers(headers, client_ip=peer, scheme=scheme, host=host, trusted=self._trusted(peer))
 
         if method in ("GET", "HEAD"):
             request = CacheRequest(
@@ -251,10 +245,12 @@ class EdgeApp:
         return await self._pass(method, host, target, headers, forwarded(), receive, home, prefix)
 
     def _market(self, host: str, path: str, headers: Headers, peer: str, raw_query: str) -> MarketChoice:
-        trusted = self._trusted(peer)
-        shopper = client_ip(peer, header_lines(headers, "x-forwarded-for"), self._trusted) if trusted else peer
-        geo = self.geo.resolve(headers, peer_trusted=trusted, client_ip=shopper, query=raw_query)
-        return self.markets.resolve(host, path, header(headers, "cookie"), geo.country)
+        def country() -> str | None:
+            trusted = self._trusted(peer)
+            shopper = client_ip(peer, header_lines(headers, "x-forwarded-for"), self._trusted) if trusted else peer
+            return self.geo.resolve(headers, peer_trusted=trusted, client_ip=shopper, query=raw_query).country
+
+        return self.markets.resolve(host, path, header(headers, "cookie"), country)
 
     def _is_home_path(self, path: str) -> bool:
         """Whole segments of the decoded path (`/%63art` is `/cart`, `/cartoons` is not), as the origin routes."""

@@ -7,6 +7,7 @@ so it can be part of the cache key (the origin varies on `X-Market`) without spl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 
@@ -52,7 +53,8 @@ class MarketResolver:
     def __bool__(self) -> bool:
         return bool(self.ids)
 
-    def resolve(self, host: str, path: str, cookie: str | None, country: str | None) -> MarketChoice:
+    def resolve(self, host: str, path: str, cookie: str | None, country: Callable[[], str | None]) -> MarketChoice:
+        """`country` is asked only when no explicit choice decides: geo costs more than the rest together."""
         by_domain = self._by_domain.get(host.split(":", 1)[0])
         if by_domain is not None:
             return MarketChoice(by_domain, path, "", "domain")
@@ -62,7 +64,8 @@ class MarketResolver:
         chosen = _cookie_value(cookie, MARKET_COOKIE) if cookie else None
         if chosen in self.ids:
             return MarketChoice(chosen, path, "", "cookie")  # type: ignore[arg-type]
-        if country is not None and (by_country := self._by_country.get(country)) is not None:
+        where = country()
+        if where is not None and (by_country := self._by_country.get(where)) is not None:
             return MarketChoice(by_country, path, "", "geo")
         return MarketChoice(self.default, path, "", "default")
 

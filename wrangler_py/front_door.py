@@ -45,8 +45,8 @@ class FrontDoor:
     def edges_for(self, request: Request) -> list[str]:
         country = (parse_qs(request.url.query).get("_geo") or [request.headers.get("cf-ipcountry", "")])[0].upper()
         cookie = request.headers.get("cookie")
-        market = self.markets.resolve(request.url.hostname or "", request.url.path, cookie, country or None).market
-        home = self.plan.homes.get(market, self.plan.regions[0].name)
+        choice = self.markets.resolve(request.url.hostname or "", request.url.path, cookie, lambda: country or None)
+        home = self.plan.homes.get(choice.market, self.plan.regions[0].name)
         first = self.plan.region(home)
         return [first.edge_url, *(r.edge_url for r in self.plan.regions if r.name != home)]
 

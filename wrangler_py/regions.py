@@ -18,7 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +103,6 @@ def make_plan(config_path: Path, names: list[str]) -> Plan:
 
 
 def run_origin(plan: Plan, name: str) -> None:
-    import dataclasses
-
     import uvicorn
     from pydantic import SecretStr
 
@@ -117,7 +115,7 @@ def run_origin(plan: Plan, name: str) -> None:
     data_dir = (loaded.data_dir / "regions" / name).as_posix()
     edge = cfg.edge.model_copy(update={"purge_token": SecretStr(os.environ[PURGE_TOKEN_ENV])})
     origin = cfg.origin.model_copy(update={"port": region.origin_port, "data_dir": data_dir})
-    loaded = dataclasses.replace(loaded, config=cfg.model_copy(update={"origin": origin, "edge": edge}))
+    loaded = replace(loaded, config=cfg.model_copy(update={"origin": origin, "edge": edge}))
     app = build_origin_app(loaded, edge_url=region.edge_url)
     uvicorn.run(app, host="127.0.0.1", port=region.origin_port, log_level="warning", lifespan="on")
 
@@ -126,7 +124,7 @@ def run_edge(plan: Plan, name: str) -> None:
     import uvicorn
     from pydantic import SecretStr
 
-    from edge import EdgeApp, MarketRoute, RegionSettings, server_config
+    from edge import EdgeApp, RegionSettings, server_config
     from wrangler_py.config import load_config
 
     region = plan.region(name)
@@ -141,7 +139,7 @@ def run_edge(plan: Plan, name: str) -> None:
         update={
             "region": name,
             "regions": regions,
-            "markets": [MarketRoute.model_validate(m.model_dump()) for m in markets],
+            "markets": markets,
             "port": region.edge_port,
             "purge_token": SecretStr(os.environ[PURGE_TOKEN_ENV]),
             "redis_prefix": base.redis_prefix or "dev-regions:",

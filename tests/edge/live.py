@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 
 
@@ -63,3 +65,17 @@ class Reader:
 def request(path: str, *extra: str, method: str = "GET", version: str = "1.1") -> bytes:
     lines = [f"{method} {path} HTTP/{version}", "Host: shop.test", *extra]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def wait_ok(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
+    """Until `url` answers 200 (and, when given, while `process` is still running)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process is None or process.poll() is None, "process exited"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(url)

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, free_port, write_config
+from tests.edge.live import wait_ok
 
 
 @dataclass
@@ -66,18 +67,6 @@ def regions(tmp_path: Path) -> Iterator[Regions]:
         os.killpg(parent.pid, signal.SIGTERM)
         parent.wait(timeout=20)
         log.close()
-
-
-def wait_ok(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def test_an_eu_origin_outage_and_its_return(regions: Regions) -> None:

@@ -33,7 +33,7 @@ resolver = MarketResolver(MARKETS, "us")
 def test_resolution_order(
     host: str, path: str, cookie: str | None, country: str | None, expected: tuple[str, str, str, str]
 ) -> None:
-    choice = resolver.resolve(host, path, cookie, country)
+    choice = resolver.resolve(host, path, cookie, lambda: country)
     assert (choice.market, choice.path, choice.prefix, choice.source) == expected
 
 

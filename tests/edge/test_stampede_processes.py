@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,19 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, free_port
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "process exited"
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
+from tests.edge.live import wait_ok
 
 
 @pytest.fixture
@@ -38,8 +25,8 @@ def edge_and_origin(tmp_path: Path) -> Iterator[tuple[str, str]]:
         cwd=tmp_path,  # no wrangler.toml here: the edge runs on its defaults
     )  # fmt: skip
     try:
-        wait_for(f"http://127.0.0.1:{origin_port}/healthz", origin)
-        wait_for(f"http://127.0.0.1:{edge_port}/healthz", edge)
+        wait_ok(f"http://127.0.0.1:{origin_port}/healthz", origin)
+        wait_ok(f"http://127.0.0.1:{edge_port}/healthz", edge)
         yield f"http://127.0.0.1:{origin_port}", f"http://127.0.0.1:{edge_port}"
     finally:
         for process in (edge, origin):
