@@ -33,7 +33,7 @@ from origin.errors import (
 from origin.events import cms_tag
 from origin.health import health_routes
 from origin.indexing import reindex
-from origin.markets import MARKET_HEADER, MarketResolver
+from origin.markets import MARKET_COOKIE, MARKET_HEADER, MarketResolver
 from origin.media import media_routes
 from origin.pricing import compute_totals, shipping_price
 from origin.problems import problem
@@ -42,6 +42,7 @@ from origin.settings import Market, OriginSettings, check_markets, default_marke
 from origin.store import Store, build_store
 
 __all__ = [
+    "MARKET_COOKIE",
     "MARKET_HEADER",
     "MAX_QUANTITY",
     "PRIVATE_NO_STORE",

@@ -6,6 +6,8 @@ from origin.settings import Market, check_markets
 
 # Set by the edge after geo and shopper choice; responses that depend on it say `Vary: X-Market`.
 MARKET_HEADER = "x-market"
+# The market switcher's choice; the edge reads it (it wins over geo, loses to a URL prefix or a domain).
+MARKET_COOKIE = "es_market"
 
 
 class MarketResolver:

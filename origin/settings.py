@@ -66,6 +66,7 @@ def default_markets() -> list[Market]:
             locale="de_DE",
             price_list="eur",
             tax=TaxSettings(rate_bps=1900, inclusive=True, label="VAT"),
+            url_prefix="/eu",
         ),
         Market(
             id="uk",
@@ -75,6 +76,7 @@ def default_markets() -> list[Market]:
             locale="en_GB",
             price_list="gbp",
             tax=TaxSettings(rate_bps=2000, inclusive=True, label="VAT"),
+            url_prefix="/uk",
         ),
     ]
 
@@ -126,3 +128,11 @@ def check_markets(markets: list[Market], default_market: str) -> None:
         raise ValueError(f"market ids must be unique, got {ids}")
     if default_market not in ids:
         raise ValueError(f"default_market {default_market!r} is not one of the markets: {', '.join(ids)}")
+    for market in markets:
+        if market.url_prefix and market.domain:
+            # On its domain every path already means the market; a prefix there would be a second URL.
+            raise ValueError(f"market {market.id!r} has both url_prefix and domain: give it one of them")
+    for what in ("url_prefix", "domain"):
+        values = [str(getattr(m, what)).lower() for m in markets if getattr(m, what)]
+        if len(set(values)) != len(values):
+            raise ValueError(f"two markets have the same {what}: {sorted(values)}")

@@ -25,6 +25,7 @@ from storefront.pages.cart import CartPages
 from storefront.pages.catalog import CatalogPages
 from storefront.pages.checkout import CheckoutPages
 from storefront.pages.content import ContentPages
+from storefront.pages.markets import MarketPages
 from storefront.pages.product import ProductPages
 from storefront.settings import StorefrontSettings
 from storefront.site import Site
@@ -75,6 +76,7 @@ def storefront_routes(store: Store, settings: StorefrontSettings) -> list[BaseRo
     catalog, product, content = CatalogPages(site), ProductPages(site), ContentPages(site)
     cart = CartPages(site, product)
     checkout = CheckoutPages(site, cart)
+    markets = MarketPages(site)
 
     def page(path: str, endpoint: Endpoint, *, missing: str = "page") -> Route:
         return Route(path, html_errors(site, endpoint, missing=missing), methods=["GET"])
@@ -97,6 +99,7 @@ def storefront_routes(store: Store, settings: StorefrontSettings) -> list[BaseRo
         form("/checkout", checkout.submit),
         page("/orders/{order_id}", checkout.order, missing="order"),
         page("/_fragments/cart-badge", cart.badge),
+        form("/market", markets.switch),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

@@ -41,6 +41,9 @@ class WranglerConfig(BaseModel):
     @model_validator(mode="after")
     def _markets(self) -> WranglerConfig:
         check_markets(self.markets, self.default_market)
+        if self.storefront.public_url is None and any(m.domain for m in self.markets):
+            # Links between a market's domain and the rest of the shop need the shop's own address.
+            raise ValueError("storefront.public_url is needed when a market has its own domain")
         self.edge_settings()  # regions and markets must agree (a market homed in a region that does not exist)
         return self
 

@@ -69,6 +69,7 @@ class CartPages:
         priced = await self.store.carts.price(cart) if cart is not None else None
         market = priced.market if priced is not None else self.site.market(request)
         return await self.site.private(
+            request,
             "cart.html",
             market=market,
             status_code=status_code,
@@ -116,7 +117,7 @@ class CartPages:
             errors = {"quantity": sentence(exc.detail)}
             response = await self._product_error(request, market, handle, variant_raw, quantity_raw, errors, 409)
         else:
-            response = self.site.redirect("/cart")
+            response = self.site.redirect(request, "/cart")
             created = True  # refresh the cookie's lifetime with every addition
         if created:
             self.site.cart_cookie.write(response, cart.id)
@@ -139,7 +140,7 @@ class CartPages:
         except ResourceNotFound:
             return await self.site.not_found(request, what="product", shared=False)
         return await self.products.with_errors(
-            market, product, variant=variant, quantity=quantity, errors=errors, status_code=status_code
+            request, market, product, variant=variant, quantity=quantity, errors=errors, status_code=status_code
         )
 
     async def _handle_of(self, variant: str, market: Market) -> str:
@@ -165,7 +166,7 @@ class CartPages:
         if rejected is not None:
             return rejected
         if cart is None:
-            return self.site.redirect("/cart")
+            return self.site.redirect(request, "/cart")
         quantity = parse_quantity(quantity_raw)
         if quantity is None:
             return await self.render(
@@ -174,7 +175,7 @@ class CartPages:
         try:
             await self.store.carts.set_quantity(cart.id, line_id, quantity)
         except ResourceNotFound:
-            return self.site.redirect("/cart")
+            return self.site.redirect(request, "/cart")
         except Conflict as exc:
             return await self.render(
                 request,
@@ -184,21 +185,21 @@ class CartPages:
                 quantities={line_id: quantity_raw},
                 message="" if exc.extra.get("field") == "quantity" else sentence(exc.detail),
             )
-        return self.site.redirect("/cart")
+        return self.site.redirect(request, "/cart")
 
     async def remove(self, request: Request) -> Response:
         cart, _, rejected = await self._checked(request)
         if rejected is not None:
             return rejected
         if cart is None:
-            return self.site.redirect("/cart")
+            return self.site.redirect(request, "/cart")
         try:
             await self.store.carts.remove_line(cart.id, request.path_params["line_id"])
         except ResourceNotFound:
             pass  # already gone: the page the shopper sees next is right either way
         except Conflict as exc:
             return await self.render(request, cart, status_code=409, message=sentence(exc.detail))
-        return self.site.redirect("/cart")
+        return self.site.redirect(request, "/cart")
 
     async def badge(self, request: Request) -> Response:
         """The header's cart count; the edge stitches it into shared pages, or a small script fetches it."""

@@ -13,6 +13,7 @@ from storefront.facets import active_chips, cleared_url, facet_groups
 from storefront.formatting import formatter
 from storefront.listing import CATEGORY_SORTS, SEARCH_SORTS, Filters, paginate, parse_filters
 from storefront.site import Site
+from storefront.urls import market_links
 
 _FACET_SKIP = frozenset({"brand", "in_stock"})
 
@@ -96,7 +97,8 @@ class CatalogPages:
         fmt = formatter(market.locale)
         node = await self.store.catalog.category(request.path_params["slug"])
         category = node.category
-        path = f"/c/{category.slug}"
+        own_path = f"/c/{category.slug}"
+        path = market_links(market)(own_path)  # the listing's links keep the market's URL prefix
         filters = parse_filters(
             request.query_params, sorts=CATEGORY_SORTS, default_sort="featured", category_id=category.id
         )
@@ -132,6 +134,7 @@ class CatalogPages:
             "category.html",
             market=market,
             keys=keys,
+            canonical=own_path + (f"?page={pagination.page}" if pagination.page > 1 else ""),
             title=category.name,
             node=node,
             crumbs=[("Home", "/"), *((c.name, f"/c/{c.slug}") for c in node.trail)],
@@ -145,7 +148,7 @@ class CatalogPages:
     async def search(self, request: Request) -> Response:
         market = self.site.market(request)
         fmt = formatter(market.locale)
-        path = "/search"
+        path = market_links(market)("/search")
         filters = parse_filters(request.query_params, sorts=SEARCH_SORTS, default_sort="relevance")
         per_page = self.site.settings.products_per_page
         result = await self.store.catalog.search(filters.search_query(price_list=market.price_list, per_page=per_page))
@@ -160,6 +163,7 @@ class CatalogPages:
             "search.html",
             market=market,
             keys=["search"],
+            canonical=filters.url("/search"),  # results pages are their own canonical, in one parameter order
             title=f"Search: {filters.text}" if filters.text else "All products",
             q=filters.text,
             cards=[card_from_hit(h, fmt) for h in result.hits],

@@ -68,7 +68,7 @@ class CheckoutPages:
     async def show(self, request: Request) -> Response:
         cart = await self.carts.current(request)
         if cart is None or not cart.lines:
-            return self.site.redirect("/cart")
+            return self.site.redirect(request, "/cart")
         return await self.render(request, cart, CheckoutForm(), key=new_idempotency_key())
 
     async def render(
@@ -114,6 +114,7 @@ class CheckoutPages:
         if values["country"] and values["country"] not in codes and len(values["country"]) == 2:
             codes.append(values["country"])
         return await self.site.private(
+            request,
             "checkout.html",
             market=market,
             status_code=status_code,
@@ -147,12 +148,12 @@ class CheckoutPages:
         try:
             result = await self.store.checkout.checkout(body, key)
         except ResourceNotFound:
-            return self.site.redirect("/cart")
+            return self.site.redirect(request, "/cart")
         except PaymentFailed as exc:
             return await self._again(request, cart_id, form, 402, payment_error=sentence(exc.detail))
         except AlreadyOrdered as exc:
             # An earlier attempt of this shopper went through after all: show that order, never a second one.
-            return self._to_order(str(exc.extra["order_id"]), str(exc.extra["order_token"]))
+            return self._to_order(request, str(exc.extra["order_id"]), str(exc.extra["order_token"]))
         except OutOfStockConflict as exc:
             message = f"{sentence(exc.detail)} Review your cart: we kept everything that is still available."
             return await self._again(request, cart_id, form, 409, message=message)
@@ -165,10 +166,10 @@ class CheckoutPages:
         except TryAgain as exc:
             # The outcome is unknown: the same key lets the next submit resume instead of charging twice.
             return await self._again(request, cart_id, form, 503, message=sentence(exc.detail), key=key)
-        return self._to_order(result.order.id, result.order_token)
+        return self._to_order(request, result.order.id, result.order_token)
 
-    def _to_order(self, order_id: str, token: str) -> Response:
-        response = self.site.redirect(f"/orders/{quote(order_id, safe='')}?{urlencode({'token': token})}")
+    def _to_order(self, request: Request, order_id: str, token: str) -> Response:
+        response = self.site.redirect(request, f"/orders/{quote(order_id, safe='')}?{urlencode({'token': token})}")
         self.site.cart_cookie.clear(response)
         return response
 
@@ -188,13 +189,13 @@ class CheckoutPages:
         try:
             cart = await self.store.carts.get(cart_id)
         except ResourceNotFound:
-            return self.site.redirect("/cart")
+            return self.site.redirect(request, "/cart")
         if cart.status == "completed":
             return await self.site.problem(
                 request, 409, "Already ordered", "This cart has already been checked out. Start a new one any time."
             )
         if not cart.lines:
-            return self.site.redirect("/cart")
+            return self.site.redirect(request, "/cart")
         form.values["payment_token"] = form.values["payment_token"] if status_code != 402 else ""
         return await self.render(
             request,
@@ -225,6 +226,7 @@ class CheckoutPages:
         market = self.store.markets.get(order.market) or self.site.market(request)
         methods = {m.id: m.label for m in self.store.settings.shipping_methods}
         response = await self.site.private(
+            request,
             "order.html",
             market=market,
             title=f"Order {order.id}",

@@ -16,6 +16,10 @@ from storefront.variants import pick_variant, picker_json, variant_view
 RELATED_PRODUCTS = 4
 
 
+def product_path(product: Product) -> str:
+    return f"/p/{product.handle}"
+
+
 def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
 
@@ -50,6 +54,7 @@ class ProductPages:
 
     async def _values(
         self,
+        request: Request,
         market: Market,
         product: Product,
         *,
@@ -83,7 +88,9 @@ class ProductPages:
             "quantity": quantity,
             "errors": errors,
             "paragraphs": _paragraphs(product.description),
-            "structured_data": _structured_data(product, market, f"/p/{product.handle}"),
+            "structured_data": _structured_data(
+                product, market, self.site.urls(request).absolute(market, product_path(product))
+            ),
             "related": [card_from_product(p, fmt) for p in related.items if p.id != product.id][:RELATED_PRODUCTS],
         }
 
@@ -91,13 +98,16 @@ class ProductPages:
         market = self.site.market(request)
         product = await self.store.catalog.product(request.path_params["handle"], market)
         values = await self._values(
-            market, product, variant=request.query_params.get("variant"), quantity="1", errors={}
+            request, market, product, variant=request.query_params.get("variant"), quantity="1", errors={}
         )
         keys = [f"product:{product.id}", f"category:{product.category_id}"]
-        return await self.site.shared(request, "product.html", market=market, keys=keys, **values)
+        return await self.site.shared(
+            request, "product.html", market=market, keys=keys, canonical=product_path(product), **values
+        )
 
     async def with_errors(
         self,
+        request: Request,
         market: Market,
         product: Product,
         *,
@@ -107,5 +117,7 @@ class ProductPages:
         status_code: int,
     ) -> Response:
         """The same page for one shopper, with the add-to-cart problem next to its field; never cached."""
-        values = await self._values(market, product, variant=variant, quantity=quantity, errors=errors)
-        return await self.site.private("product.html", market=market, status_code=status_code, **values)
+        values = await self._values(request, market, product, variant=variant, quantity=quantity, errors=errors)
+        return await self.site.private(
+            request, "product.html", market=market, status_code=status_code, canonical=product_path(product), **values
+        )

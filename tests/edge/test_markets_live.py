@@ -38,3 +38,18 @@ def test_geo_then_the_shoppers_choice_decide_the_market_and_each_market_is_cache
 def test_geo_overrides_are_refused_unless_the_config_says_dev(live_origin: Callable[..., LiveOrigin]) -> None:
     store = live_origin(seed_products=5)
     assert currency_of(httpx.get(store.edge_url + "/?_geo=DE")) == "$"
+
+
+def test_prefixes_and_the_switcher_through_the_edge(store: LiveOrigin) -> None:
+    edge = store.edge_url
+    with httpx.Client(base_url=edge) as shopper:
+        prefixed = shopper.get("/eu/")
+        assert prefixed.status_code == 200 and currency_of(prefixed) == "€"
+        assert f'<link rel="canonical" href="{edge}/eu/">' in prefixed.text
+        assert 'href="/eu/cart"' in prefixed.text and 'hreflang="en-GB" href="' + edge + '/uk/"' in prefixed.text
+        switched = shopper.post("/market", data={"market": "uk", "next": "/"}, headers={"origin": edge})
+        assert switched.status_code == 303 and switched.headers["location"] == "/uk/"
+        assert shopper.cookies["es_market"] == "uk"
+        # The cookie alone now decides where no prefix does, geo included.
+        assert currency_of(shopper.get("/?_geo=DE")) == "£"
+        assert currency_of(shopper.get("/eu/")) == "€"  # a prefix still wins over the cookie
