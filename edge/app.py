@@ -40,9 +40,8 @@ from cdn import (
     normalize_host,
     normalize_query,
     primary_key,
-    without,
 )
-from edge.cache import Answer, CacheRequest, EdgeCache, problem_answer, url_tag
+from edge.cache import Answer, CacheRequest, EdgeCache, home_unavailable, problem_answer, url_tag
 from edge.forwarding import downstream_headers, upstream_headers
 from edge.geo import GeoResolver, client_ip
 from edge.markets import MARKET_HEADER, MarketChoice, MarketResolver
@@ -60,6 +59,9 @@ PURGE_PATH = "/_edge/purge"
 # Where the request came from and which market it is for are the edge's to say, never the client's.
 MARKET_PREFIX_HEADER = "x-market-prefix"
 _EDGE_DECIDED = frozenset({MARKET_HEADER, MARKET_PREFIX_HEADER})
+# Without markets the edge decides "none": a client's own X-Market is as absent on the wire path as through ASGI.
+# Shared and read-only (the wire path only looks values up).
+_NO_MARKET: dict[str, str] = dict.fromkeys(_EDGE_DECIDED, "")
 MAX_PURGE_BODY = 2**20
 
 
@@ -202,7 +204,14 @@ class EdgeApp:
         return any(address in network for network in self.settings.trusted_proxies)
 
     async def _answer(self, scope: Scope, receive: Receive) -> Answer:
-        headers: Headers = tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"])
+        # The market is the edge's to say, never the client's, with markets configured or not: the origin varies
+        # shared pages on it, so a client's own value would split the cache without bound. Dropped while the
+        # fields are decoded anyway, so no request pays for a second pass.
+        headers: Headers = tuple(
+            (name, v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if (name := k.decode("latin-1").lower()) not in _EDGE_DECIDED
+        )
         scheme = scope.get("scheme", "http")
         host = normalize_host(header(headers, "host") or "", scheme)
         if self._allowed_hosts and host not in self._allowed_hosts:
@@ -219,8 +228,8 @@ class EdgeApp:
         if self.markets:
             choice = self._market(host, path, headers, peer, raw_query)
             origin_path, prefix = choice.path, choice.prefix
-            # The edge's decision replaces anything the client said: the market is part of the cache key.
-            headers = (*without(headers, _EDGE_DECIDED), (MARKET_HEADER, choice.market),
+            # The edge's decision is part of the cache key (what the client said is gone already).
+            headers = (*headers, (MARKET_HEADER, choice.market),
                        *(((MARKET_PREFIX_HEADER, choice.prefix),) if choice.prefix else ()))  # fmt: skip
             if method not in ("GET", "HEAD") or self._is_home_path(origin_path):
                 home = self.markets.home_region.get(choice.market) if self.settings.regions else None
@@ -260,7 +269,7 @@ class EdgeApp:
     def derived_fields(self, host: bytes, target: bytes, raw: list[tuple[bytes, bytes]], peer: str) -> dict[str, str]:
         """The request fields the edge decides itself, for the wire path to match Vary on them as ASGI would."""
         if not self.markets:
-            return {}
+            return _NO_MARKET
         headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
         path, _, query = target.decode("latin-1").partition("?")
         choice = self._market(normalize_host(host.decode("latin-1")), path, headers, peer, query)
@@ -303,7 +312,7 @@ class EdgeApp:
             # Carts and orders live in one region: while it is down they wait, rather than land elsewhere. A
             # timeout may have been processed, so it stays a 504-like answer; a refused connection sent nothing.
             if isinstance(exc, OriginUnavailable) or (home is not None and not isinstance(exc, OriginTimeout)):
-                return problem_answer(503, "This part of the store is unavailable", "please try again in a minute")
+                return home_unavailable()
             if isinstance(exc, OriginTimeout):
                 return problem_answer(504, "The store did not answer in time", "please check before trying again")
             return problem_answer(502, "The store is not answering", "please try again in a moment")

@@ -175,14 +175,14 @@ class EdgeCache:
         try:
             fetched, led = await self._fetch(request, key)
         except (OriginError, TimeoutError) as exc:
-            return _origin_failed(exc)
+            return _origin_failed(exc, request.home)
         if not led and not (fetched.complete and self._shareable(request, fetched)):
             # Never hand one shopper's answer to another: only a storable response is shared between waiters
             # (and a streamed body can be read once, by the request that asked for it).
             try:
                 fetched = await self._origin_get(request)
             except OriginError as exc:
-                return _origin_failed(exc)
+                return _origin_failed(exc, request.home)
         return await self._answer_fetched(request, fetched)
 
     async def _answer_fetched(self, request: CacheRequest, fetched: Fetched) -> Answer:
@@ -239,7 +239,7 @@ class EdgeCache:
         except (OriginError, TimeoutError) as exc:
             if usable_on_error(record.response, time.time(), self._grace, record.freshness):
                 return self._serve(request, record, "STALE", time.time())
-            return _origin_failed(exc)
+            return _origin_failed(exc, request.home)
         if fetched.status == 304:
             refreshed = freshen(record.response, fetched.headers, fetched.request_time, fetched.response_time)
             fresh_key, fresh_record = await self._put(request, refreshed)
@@ -290,13 +290,22 @@ def problem_answer(status: int, title: str, detail: str, x_cache: str = "PASS") 
     return Answer(status, (("content-type", "application/problem+json"), ("cache-control", "no-store")), body, x_cache)
 
 
-def _origin_failed(exc: Exception) -> Answer:
-    # A coalesced waiter that gave up (TimeoutError) or a fetch that timed out: 504; no region may be asked: 503;
-    # anything else: 502.
+def home_unavailable(x_cache: str = "PASS") -> Answer:
+    """Carts and orders live in their market's home region: while it cannot be reached they wait, for reads and
+    writes alike, rather than being answered (or placed) elsewhere."""
+    return problem_answer(503, "This part of the store is unavailable", "please try again in a minute", x_cache)
+
+
+def _origin_failed(exc: Exception, home: str | None) -> Answer:
+    # A coalesced waiter that gave up (TimeoutError) or a fetch that timed out: 504; no region may be asked, or
+    # the one home region refused: 503 (a cart read says the same as a cart write); anything else: 502.
+    timed_out = isinstance(exc, TimeoutError | OriginTimeout)
+    if home is not None and not timed_out:
+        return home_unavailable("MISS")
     if isinstance(exc, OriginUnavailable):
         return problem_answer(503, "The store is unavailable", "please try again in a minute", "MISS")
-    status = 504 if isinstance(exc, TimeoutError | OriginTimeout) else 502
+    status = 504 if timed_out else 502
     return problem_answer(status, "The store is not answering", "please try again in a moment", "MISS")
 
 
-__all__ = ["Answer", "CacheRequest", "EdgeCache", "problem_answer", "url_tag"]
+__all__ = ["Answer", "CacheRequest", "EdgeCache", "home_unavailable", "problem_answer", "url_tag"]

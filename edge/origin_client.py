@@ -126,26 +126,29 @@ class OriginClient:
         failure: OriginError | None = None
         for attempt, origin in enumerate(candidates):
             last = attempt == len(candidates) - 1 or not retry
-            if not origin.breaker.begin(time.monotonic()):
+            breaker = origin.breaker
+            # The verdict goes back with the ticket: by the time it arrives, the breaker may have moved on.
+            ticket = breaker.begin(time.monotonic())
+            if ticket is None:
                 continue  # another request is the half-open trial right now
             try:
                 fetched = await self._fetch_from(origin, method, target, headers, body, buffer_limit)
             except OriginError as exc:
-                origin.breaker.failed(time.monotonic())
+                breaker.failed(ticket, time.monotonic())
                 if last:
                     raise
                 failure = exc
                 continue
             except BaseException:
-                origin.breaker.abandoned()  # cancelled, or the request body failed: no verdict on the origin
+                breaker.abandoned(ticket)  # cancelled, or the request body failed: no verdict on the origin
                 raise
             if fetched.status in _UNAVAILABLE:
-                origin.breaker.failed(time.monotonic())
+                breaker.failed(ticket, time.monotonic())
                 if not last:
                     await fetched.discard()
                     continue
             else:
-                origin.breaker.succeeded()
+                breaker.succeeded(ticket)
             return fetched
         raise failure or OriginUnavailable("no origin region is available")  # every candidate was mid-trial
 

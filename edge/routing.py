@@ -32,11 +32,20 @@ class BreakerState(enum.Enum):
 
 @dataclass(slots=True)
 class Breaker:
+    """Passive health from real traffic. `begin` hands each request a ticket that it gives back with its verdict.
+
+    Only verdicts carrying the current `generation` count: every request of one closed spell shares it, and a
+    half-open trial gets its own. Opening, closing and each new trial move it on, so a request that was sent
+    before (a slow one from the closed spell, an abandoned trial) cannot decide a later trial, reopen a breaker
+    that a newer trial closed, or close an open one before its time is up.
+    """
+
     failures_to_open: int
     open_seconds: float
     state: BreakerState = BreakerState.CLOSED
     failures: int = 0
     opened_at: float = 0.0
+    generation: int = 0  # whose verdicts count now; while open, a value nobody holds
     trial_running: bool = False
 
     def allows(self, now: float) -> bool:
@@ -47,27 +56,41 @@ class Breaker:
             return now - self.opened_at >= self.open_seconds
         return not self.trial_running
 
-    def begin(self, now: float) -> bool:
-        """Claim the right to send a request; in half-open, only one request at a time finds out."""
+    def begin(self, now: float) -> int | None:
+        """Claim the right to send a request: its ticket, or None. In half-open, one request at a time finds out."""
         if not self.allows(now):
-            return False
-        if self.state is BreakerState.OPEN:
-            self.state = BreakerState.HALF_OPEN
-        if self.state is BreakerState.HALF_OPEN:
-            self.trial_running = True
-        return True
+            return None
+        if self.state is not BreakerState.CLOSED:
+            self.state, self.trial_running = BreakerState.HALF_OPEN, True
+            self.generation += 1
+        return self.generation
 
-    def abandoned(self) -> None:
+    def abandoned(self, ticket: int) -> None:
         """The request ended without a verdict (the shopper left, its body was refused): let another try."""
-        self.trial_running = False
+        if self.state is BreakerState.HALF_OPEN and ticket == self.generation:
+            self.trial_running = False
+            self.generation += 1  # should it answer after all, that trial no longer decides
 
-    def succeeded(self) -> None:
-        self.state, self.failures, self.trial_running = BreakerState.CLOSED, 0, False
+    def succeeded(self, ticket: int) -> None:
+        if ticket != self.generation:
+            return  # sent before the last change of state: it says nothing about the origin now
+        if self.state is BreakerState.HALF_OPEN:
+            self.reset()
+        else:
+            self.failures = 0
 
-    def failed(self, now: float) -> None:
+    def failed(self, ticket: int, now: float) -> None:
+        if ticket != self.generation:
+            return
         self.failures += 1
         if self.state is BreakerState.HALF_OPEN or self.failures >= self.failures_to_open:
             self.state, self.opened_at, self.trial_running = BreakerState.OPEN, now, False
+            self.generation += 1
+
+    def reset(self) -> None:
+        """Closed, with a clean count (a trial succeeded, or a probe proved the origin answers)."""
+        self.state, self.failures, self.trial_running = BreakerState.CLOSED, 0, False
+        self.generation += 1
 
 
 @dataclass(slots=True)
@@ -164,7 +187,7 @@ class OriginRouter:
             origin.probe_failures, origin.probe_successes = 0, origin.probe_successes + 1
             if not origin.healthy and origin.probe_successes >= health.healthy_after:
                 origin.healthy = True
-                origin.breaker.succeeded()  # the probe proved it answers: traffic may return at once
+                origin.breaker.reset()  # the probe proved it answers: traffic may return at once
                 log.warning("origin %s (%s) is healthy again", origin.url, origin.region)
         else:
             origin.probe_successes, origin.probe_failures = 0, origin.probe_failures + 1

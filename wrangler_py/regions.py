@@ -6,11 +6,15 @@ dev port plays the CDN's anycast: it sends each shopper to the edge of their mar
 picks the country in development), and to the next region's edge when that one does not answer.
 
 The parent writes a run plan (JSON) and starts each process as `python -m wrangler_py.regions ROLE REGION PLAN`,
-so a test (or an operator) can stop one region's origin and start it again with the same command.
+so a test (or an operator) can stop one region's origin and start it again with the same command. The parent adds
+`--parent PID`: on Linux such a process ends with the parent even when the parent is killed outright (SIGKILL, an
+OOM kill), when no `finally` of the parent gets to stop it.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -29,6 +33,7 @@ KNOWN_LOCATIONS = {
     "ap-south": (19.1, 72.9), "ap-southeast": (1.3, 103.8), "ap-northeast": (35.7, 139.7), "au-east": (-33.9, 151.2),
 }  # fmt: skip
 PURGE_TOKEN_ENV = "EDGESHOP_DEV_REGIONS_PURGE_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +154,26 @@ def run_edge(plan: Plan, name: str) -> None:
 
 
 def child(role: str, name: str, plan_path: Path) -> list[str]:
-    return [sys.executable, "-m", "wrangler_py.regions", role, name, str(plan_path)]
+    return [sys.executable, "-m", "wrangler_py.regions", role, name, str(plan_path), "--parent", str(os.getpid())]
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel send this process SIGTERM (a clean uvicorn shutdown) when `parent` dies (Linux only).
+
+    The signal follows the thread that forked us, not the process: `run_all` starts every child from the thread
+    that then serves the front door until the end, so the two end together.
+    """
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl(PR_SET_PDEATHSIG): {os.strerror(errno)}")
+    # A parent that died between our fork and the call above sent nothing, and we now belong to someone else.
+    if os.getppid() != parent:
+        raise SystemExit(f"wrangler_py.regions: the dev runner (pid {parent}) is gone; not starting")
 
 
 def run_all(config_path: Path, names: list[str], *, host: str, port: int, log_level: str) -> int:
@@ -189,6 +213,19 @@ def run_all(config_path: Path, names: list[str], *, host: str, port: int, log_le
     return 0
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m wrangler_py.regions", description="one process of dev --regions")
+    parser.add_argument("role", choices=("origin", "edge"))
+    parser.add_argument("region")
+    parser.add_argument("plan", type=Path, help="the run plan that `wrangler-py dev --regions` wrote")
+    parser.add_argument("--parent", type=int, default=None, help="end when this process (the dev runner) ends")
+    args = parser.parse_args(argv)
+    if args.parent is not None:
+        die_with_parent(args.parent)  # first: the parent may be killed while we are still starting up
+    # Ctrl-C reaches every process of the terminal; uvicorn has shut down cleanly by the time it re-raises it.
+    with contextlib.suppress(KeyboardInterrupt):
+        {"origin": run_origin, "edge": run_edge}[args.role](Plan.load(args.plan), args.region)
+
+
 if __name__ == "__main__":
-    role_name, region_name, plan_file = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    {"origin": run_origin, "edge": run_edge}[role_name](Plan.load(plan_file), region_name)
+    main()

@@ -92,12 +92,29 @@ async def test_coalesced_waiters_never_receive_a_private_answer(edge: httpx.Asyn
     assert [a.text for a in answers] == [f"cart of {s}" for s in shoppers]
 
 
-async def test_vary_keeps_one_entry_per_value(edge: httpx.AsyncClient, origin: FakeOrigin) -> None:
-    eu = await edge.get("/vary", headers={"x-market": "eu"})
-    us = await edge.get("/vary", headers={"x-market": "us"})
-    again = await edge.get("/vary", headers={"x-market": "eu"})
+async def test_vary_keeps_one_entry_per_value(make_edge: Callable[..., EdgeApp], origin: FakeOrigin) -> None:
+    app = make_edge(markets=[{"id": "us"}, {"id": "eu"}], default_market="us")  # the edge decides X-Market
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop.example") as edge:
+        eu = await edge.get("/vary", headers={"cookie": "es_market=eu"})
+        us = await edge.get("/vary")
+        again = await edge.get("/vary", headers={"cookie": "es_market=eu"})
     assert (eu.text, us.text, again.text) == ("prices in eu", "prices in us", "prices in eu")
     assert again.headers["x-cache"] == "HIT"
+
+
+async def test_without_markets_a_clients_own_market_fields_never_reach_the_origin(
+    edge: httpx.AsyncClient, origin: FakeOrigin
+) -> None:
+    forged = {"x-market": "evil", "x-market-prefix": "/evil"}
+    seen = (await edge.get("/echo", headers=forged)).json()["headers"]
+    assert "x-market" not in seen and "x-market-prefix" not in seen
+    # Pages varying on X-Market stay one entry, whatever clients make up.
+    answers = [await edge.get("/vary", headers={"x-market": f"m{n}"}) for n in range(3)]
+    assert [a.text for a in answers] == ["prices in us"] * 3 and origin.hits["/vary"] == 1
+    assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT"]
+    # The wire path (fresh L1 hits below ASGI) agrees: the client's value is not the edge's decision.
+    raw = [(b"host", b"shop.example"), (b"x-market", b"m9")]
+    assert edge.edge_app.wire.answer(b"/vary", raw, head=False, keep_alive=True) is not None  # type: ignore[attr-defined]
 
 
 async def test_tracking_parameters_and_order_share_one_entry(edge: httpx.AsyncClient, origin: FakeOrigin) -> None:

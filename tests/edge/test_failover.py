@@ -1,7 +1,8 @@
 """Two regions as real processes (`wrangler-py dev --regions`): an origin goes down and comes back.
 
 EU shoppers keep their cached pages, uncached reads move to the US origin, EU cart writes get a clear 503
-(never written in the wrong region), and once the EU origin is back its traffic returns to it.
+(never written in the wrong region), and once the EU origin is back its traffic returns to it. And a real edge
+in front of a home region that refuses connections: cart reads and writes get the same 503.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from edge import EdgeApp, EdgeSettings, server_config
 from tests.conftest import REPO, free_port, write_config
-from tests.edge.live import wait_ok
+from tests.edge.live import serve, wait_ok
 
 
 @dataclass
@@ -133,3 +135,42 @@ def test_an_eu_origin_outage_and_its_return(regions: Regions) -> None:
         browser.join(timeout=10)
     print(f"what an EU shopper on a cached page saw during the outage: {dict(seen)}")
     assert set(seen) <= {"200 HIT", "200 STALE", "200 REVALIDATED", "200 MISS"}, seen
+
+
+@pytest.fixture
+def refused_home() -> Iterator[str]:
+    """An edge whose market's one home region is a port nobody listens on."""
+    refused, port = free_port(), free_port()
+    settings = EdgeSettings.model_validate(
+        {
+            "region": "eu-west",
+            "regions": [{"name": "eu-west", "origins": [f"http://127.0.0.1:{refused}"]}],
+            "markets": [{"id": "eu", "home_region": "eu-west"}],
+            "default_market": "eu",
+            # Neither probes nor the breaker step in during the test: each request meets the refusal itself.
+            "health": {"unhealthy_after": 100},
+            "breaker": {"failures": 100},
+        }
+    )
+    server, thread = serve(server_config(EdgeApp(settings), host="127.0.0.1", port=port))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_cart_read_whose_home_region_refuses_is_the_same_503_as_a_cart_write(refused_home: str) -> None:
+    write = httpx.post(refused_home + "/cart/add", data={"variant_id": "1", "quantity": "1"})
+    read = httpx.get(refused_home + "/cart")
+    assert write.status_code == read.status_code == 503
+    assert read.headers["content-type"] == write.headers["content-type"] == "application/problem+json"
+    assert read.json() == write.json()
+    assert read.headers.get("retry-after") == write.headers.get("retry-after")
+    assert read.headers["cache-control"] == "no-store"
+    head = httpx.head(refused_home + "/checkout")
+    assert head.status_code == 503 and head.content == b""
+    again = httpx.get(refused_home + "/cart")
+    assert again.status_code == 503 and again.headers["x-cache"] != "HIT"  # never stored
+    # A shared page has no home: nothing answered it, which stays a 502.
+    assert httpx.get(refused_home + "/pages/about").status_code == 502

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
@@ -45,22 +46,47 @@ def test_an_unhealthy_region_is_skipped_and_writes_wait_for_their_home() -> None
     assert router.home("us-east", 0.0) is not None
 
 
+def claim(breaker: Breaker, now: float) -> int:
+    ticket = breaker.begin(now)
+    assert ticket is not None, "the breaker refused the request"
+    return ticket
+
+
 def test_breaker_opens_after_failures_then_lets_one_trial_through() -> None:
     breaker = Breaker(failures_to_open=3, open_seconds=5.0)
     for _ in range(3):
-        assert breaker.begin(0.0)
-        breaker.failed(0.0)
-    assert breaker.state is BreakerState.OPEN and not breaker.begin(1.0)
+        breaker.failed(claim(breaker, 0.0), 0.0)
+    assert breaker.state is BreakerState.OPEN and breaker.begin(1.0) is None
     assert breaker.allows(5.0) and breaker.allows(5.0)  # asking claims nothing
-    assert breaker.begin(5.0) and breaker.state is BreakerState.HALF_OPEN  # the trial
-    assert not breaker.begin(5.1)  # only one at a time
-    breaker.failed(5.2)
-    assert breaker.state is BreakerState.OPEN and not breaker.begin(6.0)
-    assert breaker.begin(10.3)
-    breaker.abandoned()  # the trial's shopper went away: another request may find out
-    assert breaker.begin(10.4)
-    breaker.succeeded()
-    assert breaker.state is BreakerState.CLOSED and breaker.begin(10.5)
+    trial = claim(breaker, 5.0)
+    assert breaker.state is BreakerState.HALF_OPEN  # the trial
+    assert breaker.begin(5.1) is None  # only one at a time
+    breaker.failed(trial, 5.2)
+    assert breaker.state is BreakerState.OPEN and breaker.begin(6.0) is None
+    breaker.abandoned(claim(breaker, 10.3))  # the trial's shopper went away: another request may find out
+    breaker.succeeded(claim(breaker, 10.4))
+    assert breaker.state is BreakerState.CLOSED and breaker.begin(10.5) is not None
+
+
+def test_only_the_current_trial_or_closed_spell_decides() -> None:
+    breaker = Breaker(failures_to_open=1, open_seconds=5.0)
+    slow = claim(breaker, 0.0)  # sent while closed; its answer comes much later
+    breaker.failed(claim(breaker, 0.0), 0.0)
+    breaker.succeeded(slow)  # a success from before the opening ...
+    assert breaker.state is BreakerState.OPEN and breaker.begin(1.0) is None  # ... does not cut the wait short
+    gone = claim(breaker, 5.0)
+    breaker.abandoned(gone)
+    trial = claim(breaker, 5.1)
+    breaker.abandoned(gone)  # the earlier trial, again: it cannot give away this one
+    breaker.succeeded(gone)
+    breaker.failed(slow, 5.2)
+    assert breaker.state is BreakerState.HALF_OPEN and breaker.begin(5.3) is None  # still this trial's to decide
+    breaker.succeeded(trial)
+    breaker.failed(slow, 5.4)  # late failures from before do not reopen what the trial closed
+    breaker.failed(gone, 5.4)
+    assert breaker.state is BreakerState.CLOSED and breaker.failures == 0
+    breaker.failed(claim(breaker, 6.0), 6.0)  # while today's failures count
+    assert breaker.state is BreakerState.OPEN
 
 
 def test_settings_refuse_unknown_regions() -> None:
@@ -147,7 +173,63 @@ async def test_listing_candidates_does_not_claim_a_half_open_trial() -> None:
     router = OriginRouter.from_settings(settings("eu-west", retry_budget=1))
     us = router.by_region["us-east"][0]
     for _ in range(5):
-        us.breaker.failed(0.0)  # open since t=0; its open time has long passed by now
+        us.breaker.failed(claim(us.breaker, 0.0), 0.0)  # open since t=0; its open time has long passed by now
     client = OriginClient(client_for({"eu.origin": ok, "us.origin": ok}, seen), router)
     await client.fetch("GET", "/p/boot", ())  # served by eu-west; us-east was only a candidate
-    assert seen == {"eu.origin": 1} and us.breaker.begin(10.0)  # its trial is still there to be taken
+    assert seen == {"eu.origin": 1} and us.breaker.begin(10.0) is not None  # its trial is still there to be taken
+
+
+class Gated:
+    """An origin whose `/slow` answers only when released; `/down` refuses, anything else is a 200."""
+
+    def __init__(self, slow_status: int) -> None:
+        self.slow_status = slow_status
+        self.entered, self.release = asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/down":
+            raise httpx.ConnectError("connection refused", request=request)
+        if request.url.path == "/slow":
+            self.entered.set()
+            await self.release.wait()
+            return httpx.Response(self.slow_status, stream=Body(b"late"))
+        return httpx.Response(200, stream=Body(b"ok"))
+
+
+def one_region(origin: Gated) -> tuple[OriginClient, Breaker]:
+    region = RegionSettings(name="eu-west", origins=["http://eu.origin"])
+    router = OriginRouter.from_settings(
+        EdgeSettings(region="eu-west", regions=[region], retry_budget=0, breaker={"failures": 1, "open_seconds": 60})
+    )
+    return OriginClient(httpx.AsyncClient(transport=httpx.MockTransport(origin)), router), router.origins[0].breaker
+
+
+async def test_a_late_failure_from_before_the_outage_does_not_reopen_a_recovered_origin() -> None:
+    origin = Gated(slow_status=503)
+    client, breaker = one_region(origin)
+    slow = asyncio.create_task(client.fetch("GET", "/slow", ()))  # sent while all was well
+    await origin.entered.wait()
+    with pytest.raises(OriginError):
+        await client.fetch("GET", "/down", ())
+    assert breaker.state is BreakerState.OPEN
+    breaker.opened_at -= 60  # its open time is over
+    await client.fetch("GET", "/p/boot", ())  # the trial: the origin is back
+    assert breaker.state is BreakerState.CLOSED
+    origin.release.set()
+    assert (await slow).status == 503  # the shopper still gets what the origin said ...
+    assert breaker.state is BreakerState.CLOSED  # ... but the trial's verdict stands
+    assert (await client.fetch("GET", "/p/boot", ())).status == 200
+
+
+async def test_a_late_success_from_before_the_outage_does_not_close_an_open_breaker() -> None:
+    origin = Gated(slow_status=200)
+    client, breaker = one_region(origin)
+    slow = asyncio.create_task(client.fetch("GET", "/slow", ()))
+    await origin.entered.wait()
+    with pytest.raises(OriginError):
+        await client.fetch("GET", "/down", ())
+    origin.release.set()
+    assert (await slow).status == 200
+    assert breaker.state is BreakerState.OPEN  # it stays open for its whole open time
+    with pytest.raises(OriginUnavailable):
+        await client.fetch("GET", "/p/boot", ())
