@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from http.cookiejar import CookieJar
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -40,14 +43,35 @@ from cdn import (
     normalize_host,
     normalize_query,
     primary_key,
+    vary_names,
 )
 from edge.cache import Answer, CacheRequest, EdgeCache, home_unavailable, problem_answer, url_tag
+from edge.cookies import cookie_names
+from edge.exposure import ExposureLog
 from edge.forwarding import downstream_headers, upstream_headers
-from edge.geo import GeoResolver, client_ip
+from edge.fragments import Include, Part, for_shopper, includes_in, stitch, stitched_headers
+from edge.geo import Geo, GeoResolver, client_ip
+from edge.handlers import (
+    KV,
+    EdgeContext,
+    EdgeRequest,
+    HandlerChain,
+    HandlerFailed,
+    MemoryKV,
+    Redirect,
+    RedisKV,
+    Registered,
+    Respond,
+    Rewrite,
+    load_handler,
+)
 from edge.markets import MARKET_HEADER, MarketChoice, MarketResolver
 from edge.origin_client import OriginClient, OriginError, OriginTimeout, OriginUnavailable, relay_buffer_limit
+from edge.personalize import Personalization, Personalizer
 from edge.relay import BodyTooLarge, ClientGone, read_body, relay, request_body
 from edge.routing import OriginRouter
+from edge.rules import compile_rules
+from edge.segments import SEGMENT_HEADER
 from edge.settings import CdnPurgeSettings, EdgeSettings
 from edge.wire import BODYLESS, WireHits
 
@@ -56,13 +80,17 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PURGE_PATH = "/_edge/purge"
-# Where the request came from and which market it is for are the edge's to say, never the client's.
+# Where the request came from, which market and segment it is for, and its experiment arms are the edge's to
+# say, never the client's: the origin varies shared pages on them.
 MARKET_PREFIX_HEADER = "x-market-prefix"
-_EDGE_DECIDED = frozenset({MARKET_HEADER, MARKET_PREFIX_HEADER})
-# Without markets the edge decides "none": a client's own X-Market is as absent on the wire path as through ASGI.
-# Shared and read-only (the wire path only looks values up).
-_NO_MARKET: dict[str, str] = dict.fromkeys(_EDGE_DECIDED, "")
+_EDGE_DECIDED = frozenset({MARKET_HEADER, MARKET_PREFIX_HEADER, SEGMENT_HEADER})
+_EXPERIMENT_PREFIX = "x-exp-"
+# Fields a fragment request must not carry over from the page request: they were about the page.
+_NOT_FOR_FRAGMENTS = frozenset({"if-none-match", "if-modified-since", "range", "if-range", "accept-encoding",
+                                "cache-control", "pragma"})  # fmt: skip
 MAX_PURGE_BODY = 2**20
+
+log = logging.getLogger("edgeshop.edge")
 
 
 def external_purger(settings: CdnPurgeSettings, http: httpx.AsyncClient) -> CdnPurger:
@@ -82,6 +110,50 @@ def _always_trusted(now: float) -> float:
     return 0.0
 
 
+_PRIVATE = (("cache-control", "private, no-store"),)
+
+
+def _responded(action: Respond) -> Answer:
+    """A handler's own answer: private unless it says otherwise, and never stored by this edge."""
+    body = action.body.encode() if isinstance(action.body, str) else action.body
+    fields = {"content-type": action.content_type, "cache-control": "private, no-store"}
+    for name, value in action.headers.items():
+        if "\r" not in name + value and "\n" not in name + value:
+            fields[name.lower()] = value
+    return Answer(action.status, tuple(fields.items()), body, "PASS")
+
+
+class _Located:
+    """Where the shopper is: worked out at most once per request, and only when something asks."""
+
+    __slots__ = ("_app", "_geo", "_headers", "_ip", "_peer", "_query")
+
+    def __init__(self, app: EdgeApp, headers: Headers, peer: str, query: str) -> None:
+        self._app, self._headers, self._peer, self._query = app, headers, peer, query
+        self._geo: Geo | None = None
+        self._ip: str | None = None
+
+    def shopper_ip(self) -> str:
+        if self._ip is None:
+            trusted = self._app.trusted(self._peer)
+            forwarded_for = header_lines(self._headers, "x-forwarded-for")
+            self._ip = client_ip(self._peer, forwarded_for, self._app.trusted) if trusted else self._peer
+        return self._ip
+
+    def geo(self) -> Geo:
+        if self._geo is None:
+            self._geo = self._app.geo.resolve(
+                self._headers,
+                peer_trusted=self._app.trusted(self._peer),
+                client_ip=self.shopper_ip(),
+                query=self._query,
+            )
+        return self._geo
+
+    def country(self) -> str | None:
+        return self.geo().country
+
+
 class _NoCookies(CookieJar):
     """A jar that keeps nothing (httpx uses a CookieJar given to it as is)."""
 
@@ -94,7 +166,12 @@ class _NoCookies(CookieJar):
 
 class EdgeApp:
     def __init__(
-        self, settings: EdgeSettings, *, http: httpx.AsyncClient | None = None, node_id: str | None = None
+        self,
+        settings: EdgeSettings,
+        *,
+        http: httpx.AsyncClient | None = None,
+        node_id: str | None = None,
+        project_dir: Path | None = None,
     ) -> None:
         self.settings = settings
         self._http = http or httpx.AsyncClient(
@@ -108,6 +185,7 @@ class EdgeApp:
         store: CacheStore = self.l1
         self.bus: PurgeBus | None = None
         self._redis: list[Redis] = []
+        kv: KV = MemoryKV()
         if settings.redis_url:
             l2_client = connect_redis(settings.redis_url)
             store = TieredStore(self.l1, RedisStore(l2_client, prefix=settings.redis_prefix))
@@ -119,6 +197,7 @@ class EdgeApp:
                 max_lag=settings.max_purge_lag_seconds,
             )
             self._redis = [l2_client, self.bus.redis]
+            kv = RedisKV(l2_client, settings.redis_prefix)
         trusted_since = self.bus.trusted_since if self.bus else _always_trusted
         self.router = OriginRouter.from_settings(settings)
         self.origin = OriginClient(self._http, self.router)
@@ -127,7 +206,7 @@ class EdgeApp:
         self.markets = MarketResolver(settings.markets, settings.default_market)
         self.geo = GeoResolver(settings.geo)
         # The same few proxy and shopper addresses come back all the time; parsing and CIDR scans add up.
-        self._trusted: Callable[[str], bool] = functools.lru_cache(maxsize=4096)(self._trusted_peer)
+        self.trusted: Callable[[str], bool] = functools.lru_cache(maxsize=4096)(self._trusted_peer)
         self.cache = EdgeCache(
             store,
             self.origin,
@@ -136,6 +215,16 @@ class EdgeApp:
             max_object_bytes=settings.cache.max_object_bytes,
             trusted_since=trusted_since,
         )
+        self.personalizer = Personalizer(settings.personalization)
+        self.exposures = ExposureLog(self._redis[0] if self._redis else None, settings.redis_prefix)
+        experiment_headers = self.personalizer.experiments.headers
+        # The wire path compares Vary on these with the edge's decision: an unassigned experiment is "".
+        self._undecided = dict.fromkeys((*_EDGE_DECIDED, *experiment_headers), "")
+        registered = [
+            Registered(h.module, load_handler(h.module, project_dir), tuple(h.paths), h.on_error)
+            for h in settings.handlers
+        ]
+        self.handlers = HandlerChain([*compile_rules(settings.rules), *registered], kv)
         # Fresh L1 hits as bytes, for `edge.server.WireHitProtocol`; unused when served by another ASGI server.
         self.wire = WireHits(
             self.l1,
@@ -143,7 +232,7 @@ class EdgeApp:
             self.cache,
             fields=b"".join(b"%s: %s\r\n" % f for f in self._edge_region),
             derive=self.derived_fields,
-            derived_names=_EDGE_DECIDED,
+            derived_names=frozenset(self._undecided),
         )
         self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
         self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
@@ -185,6 +274,8 @@ class EdgeApp:
         await self.router.stop()
         self.geo.close()
         await self.cache.drain()
+        await self.handlers.drain()
+        await self.exposures.drain()
         await self._http.aclose()
         for client in self._redis:
             await client.aclose()
@@ -204,13 +295,13 @@ class EdgeApp:
         return any(address in network for network in self.settings.trusted_proxies)
 
     async def _answer(self, scope: Scope, receive: Receive) -> Answer:
-        # The market is the edge's to say, never the client's, with markets configured or not: the origin varies
-        # shared pages on it, so a client's own value would split the cache without bound. Dropped while the
-        # fields are decoded anyway, so no request pays for a second pass.
+        # What only the edge decides is dropped from the client's fields while they are decoded anyway, with
+        # markets and experiments configured or not: the origin varies shared pages on them, so a client's own
+        # values would split the cache without bound.
         headers: Headers = tuple(
             (name, v.decode("latin-1"))
             for k, v in scope["headers"]
-            if (name := k.decode("latin-1").lower()) not in _EDGE_DECIDED
+            if (name := k.decode("latin-1").lower()) not in _EDGE_DECIDED and not name.startswith(_EXPERIMENT_PREFIX)
         )
         scheme = scope.get("scheme", "http")
         host = normalize_host(header(headers, "host") or "", scheme)
@@ -224,56 +315,157 @@ class EdgeApp:
         peer = (scope.get("client") or ("", 0))[0]
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query = normalize_query(raw_query, tracking=self._tracking, tracking_prefixes=self._tracking_prefixes)
-        origin_path, home, prefix = path, None, ""
+        located = _Located(self, headers, peer, raw_query)
+        origin_path, market, prefix = path, "", ""
         if self.markets:
-            choice = self._market(host, path, headers, peer, raw_query)
-            origin_path, prefix = choice.path, choice.prefix
-            # The edge's decision is part of the cache key (what the client said is gone already).
-            headers = (*headers, (MARKET_HEADER, choice.market),
-                       *(((MARKET_PREFIX_HEADER, choice.prefix),) if choice.prefix else ()))  # fmt: skip
-            if method not in ("GET", "HEAD") or self._is_home_path(origin_path):
-                home = self.markets.home_region.get(choice.market) if self.settings.regions else None
+            choice = self._market(host, path, headers, located.country)
+            origin_path, market, prefix = choice.path, choice.market, choice.prefix
+            headers = (*headers, (MARKET_HEADER, market), *(((MARKET_PREFIX_HEADER, prefix),) if prefix else ()))
+        personal = self.personalizer.personalize(origin_path, market, header(headers, "cookie"), raw_query)
+        headers += personal.headers
+        context: EdgeContext | None = None
+        if self.handlers:
+            request = EdgeRequest(method, host, path, query, dict(reversed(headers)), located.shopper_ip(),
+                                  located.geo(), market, personal.segment,
+                                  {e.settings.id: arm for e, arm in personal.arms})  # fmt: skip
+            try:
+                action, context = await self.handlers.run(request)
+            except HandlerFailed:
+                return problem_answer(503, "This page is unavailable", "please try again in a moment")
+            if isinstance(action, Respond):
+                return self._decorated(_responded(action), personal, context)
+            if isinstance(action, Redirect):
+                redirect = Answer(action.status, (("location", action.location), *_PRIVATE), b"", "PASS")
+                return self._decorated(redirect, personal, context)
+            if isinstance(action, Rewrite):
+                origin_path = action.path
+                path = prefix + action.path if prefix else action.path  # the cache key is the rewritten URL
+                query = query if action.query is None else normalize_query(action.query)
+                headers += tuple((name.lower(), value) for name, value in action.headers.items())
+        home = None
+        if (
+            self.markets
+            and self.settings.regions
+            and (method not in ("GET", "HEAD") or self._is_home_path(origin_path))
+        ):
+            home = self.markets.home_region.get(market)
         target = origin_path + ("?" + query if query else "")
 
         def forwarded() -> Headers:
-            return upstream_headers(headers, client_ip=peer, scheme=scheme, host=host, trusted=self._trusted(peer))
+            return upstream_headers(headers, client_ip=peer, scheme=scheme, host=host, trusted=self.trusted(peer))
 
-        if method in ("GET", "HEAD"):
-            request = CacheRequest(
-                method=method,
-                primary_key=primary_key("GET", host, path, query),
-                target=target,
-                headers=headers,
-                upstream=forwarded,
-                home=home,
-            )
-            answer = await self.cache.handle(request)
-            if answer.cached is not None:
-                self._remember_wire(scope, request.primary_key, answer.cached)
-            return answer
-        return await self._pass(method, host, target, headers, forwarded(), receive, home, prefix)
+        if method not in ("GET", "HEAD"):
+            answer = await self._pass(method, host, target, headers, forwarded(), receive, home, prefix)
+            return self._decorated(answer, personal, context)
+        cache_request = CacheRequest(
+            method=method,
+            primary_key=primary_key("GET", host, path, query),
+            target=target,
+            headers=headers,
+            upstream=forwarded,
+            home=home,
+        )
+        answer = await self.cache.handle(cache_request)
+        parts = None
+        if answer.status == 200 and answer.rest is None:
+            parts = includes_in(answer.body, answer.headers, max_includes=self.settings.fragments.max_includes)
+        if parts is not None:
+            answer = self._stitched(answer, parts, forwarded, market, header(headers, "cookie"))
+        elif answer.cached is not None and self._wire_may_answer(answer, context, personal):
+            self._remember_wire(scope, cache_request.primary_key, answer.cached)
+        if personal.arms:
+            self._expose(personal, answer.headers, market)
+        return self._decorated(answer, personal, context)
 
-    def _market(self, host: str, path: str, headers: Headers, peer: str, raw_query: str) -> MarketChoice:
-        def country() -> str | None:
-            trusted = self._trusted(peer)
-            shopper = client_ip(peer, header_lines(headers, "x-forwarded-for"), self._trusted) if trusted else peer
-            return self.geo.resolve(headers, peer_trusted=trusted, client_ip=shopper, query=raw_query).country
+    @staticmethod
+    def _wire_may_answer(answer: Answer, context: EdgeContext | None, personal: Personalization) -> bool:
+        """Whether repeats of this request can be answered below ASGI: no handler runs on it, no cookie is
+        due, and the page does not depend on an experiment (its exposures are recorded on this path)."""
+        if context is not None or personal.set_cookies:
+            return False
+        return not any(name.startswith(_EXPERIMENT_PREFIX) for name in vary_names(answer.headers))
 
+    def _market(self, host: str, path: str, headers: Headers, country: Callable[[], str | None]) -> MarketChoice:
         return self.markets.resolve(host, path, header(headers, "cookie"), country)
+
+    def _stitched(
+        self, answer: Answer, parts: list[Part], forwarded: Callable[[], Headers], market: str, cookie: str | None
+    ) -> Answer:
+        """The shared page with this shopper's fragments in it: private from here on, and streamed."""
+        headers = stitched_headers(answer.headers)
+        parts = for_shopper(parts, cookie_names(cookie))
+        if not any(isinstance(part, Include) for part in parts):
+            body = b"".join(part for part in parts if isinstance(part, bytes))
+            return replace(answer, headers=headers, body=body, cached=None)
+        limit = self.settings.fragments.max_fragment_bytes
+        home = self.markets.home_region.get(market) if self.markets and self.settings.regions else None
+
+        async def fetch(src: str) -> bytes | None:
+            upstream = tuple(item for item in forwarded() if item[0] not in _NOT_FOR_FRAGMENTS)
+            fetched = await self.origin.fetch(
+                "GET",
+                src,
+                (*upstream, ("accept-encoding", "identity")),
+                buffer_limit=lambda status, fields: limit,
+                home=home if self._is_home_path(src.split("?", 1)[0]) else None,
+            )
+            if fetched.rest is not None:
+                await fetched.discard()
+                return None  # larger than a fragment may be
+            encoded = (header(fetched.headers, "content-encoding") or "identity").strip().lower() != "identity"
+            return None if fetched.status != 200 or encoded else fetched.body
+
+        seconds = self.settings.fragments.timeout_ms / 1000
+        return replace(
+            answer, headers=headers, body=b"", cached=None, rest=stitch(parts, fetch, budget_seconds=seconds)
+        )
+
+    def _expose(self, personal: Personalization, response_headers: Headers, market: str) -> None:
+        """An arm counts as seen when the response depends on it (names its header in Vary)."""
+        names = vary_names(response_headers)
+        if not names or personal.sticky_id is None:
+            return
+        for experiment, arm in personal.arms:
+            if experiment.header in names:
+                self.exposures.exposed(personal.sticky_id, experiment.settings.id, arm, market, personal.segment)
+
+    @staticmethod
+    def _decorated(answer: Answer, personal: Personalization, context: EdgeContext | None) -> Answer:
+        """The shopper's own Set-Cookie fields and the handlers' header changes, on this answer only."""
+        if not personal.set_cookies and (context is None or not (context.response_headers or
+                                                                  context.removed_response_headers)):  # fmt: skip
+            return answer
+        headers = answer.headers
+        if context is not None:
+            removed = frozenset(context.removed_response_headers)
+            headers = (*(item for item in headers if item[0] not in removed), *context.response_headers)
+        cookies = tuple(("set-cookie", value) for value in personal.set_cookies)
+        return replace(answer, headers=(*headers, *cookies), cached=None)
 
     def _is_home_path(self, path: str) -> bool:
         """Whole segments of the decoded path (`/%63art` is `/cart`, `/cartoons` is not), as the origin routes."""
         decoded = unquote(path)
         return any(decoded == home or decoded.startswith(home + "/") for home in self._home_paths)
 
-    def derived_fields(self, host: bytes, target: bytes, raw: list[tuple[bytes, bytes]], peer: str) -> dict[str, str]:
-        """The request fields the edge decides itself, for the wire path to match Vary on them as ASGI would."""
-        if not self.markets:
-            return _NO_MARKET
+    def derived_fields(
+        self, host: bytes, target: bytes, raw: list[tuple[bytes, bytes]], peer: str
+    ) -> dict[str, str] | None:
+        """The request fields the edge decides itself, for the wire path to match Vary on them as ASGI would;
+        None when this request needs the ASGI path (it gets a cookie of its own, say)."""
         headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
         path, _, query = target.decode("latin-1").partition("?")
-        choice = self._market(normalize_host(host.decode("latin-1")), path, headers, peer, query)
-        return {MARKET_HEADER: choice.market, MARKET_PREFIX_HEADER: choice.prefix}
+        decided = dict(self._undecided)
+        market = ""
+        if self.markets:
+            located = _Located(self, headers, peer, query)
+            choice = self._market(normalize_host(host.decode("latin-1")), path, headers, located.country)
+            path, market = choice.path, choice.market
+            decided[MARKET_HEADER], decided[MARKET_PREFIX_HEADER] = market, choice.prefix
+        personal = self.personalizer.personalize(path, market, header(headers, "cookie"), query)
+        if personal.set_cookies:
+            return None
+        decided.update(personal.headers)
+        return decided
 
     def _remember_wire(self, scope: Scope, primary: str, cached: tuple[str, CacheRecord]) -> None:
         hosts = [value for name, value in scope["headers"] if name == b"host"]

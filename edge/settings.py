@@ -8,7 +8,10 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from edge.geo import GeoSettings
+from edge.handlers import HandlerSettings
 from edge.markets import MarketRoute
+from edge.personalize import PersonalizationSettings
+from edge.rules import EdgeRule, RewriteRule
 
 
 class EdgeCacheSettings(BaseModel):
@@ -81,6 +84,16 @@ class BreakerSettings(BaseModel):
     open_seconds: float = Field(default=5.0, gt=0, description="how long an open breaker keeps traffic away")
 
 
+class FragmentSettings(BaseModel):
+    """Hole punching (`edge.fragments`): how long a page waits for its fragments, and how many it may have."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout_ms: int = Field(default=250, ge=1, le=10_000, description="after this, fragments show their fallback")
+    max_includes: int = Field(default=16, ge=1, le=256, description="a page with more is sent unprocessed")
+    max_fragment_bytes: int = Field(default=64 * 1024, ge=1024, description="a larger fragment counts as failed")
+
+
 class EdgeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -120,6 +133,10 @@ class EdgeSettings(BaseModel):
     health: HealthSettings = HealthSettings()
     breaker: BreakerSettings = BreakerSettings()
     retry_budget: int = Field(default=1, ge=0, le=5, description="other regions a failed read may try")
+    personalization: PersonalizationSettings = PersonalizationSettings()
+    fragments: FragmentSettings = FragmentSettings()
+    handlers: list[HandlerSettings] = Field(default_factory=list, description="merchant code, run in order")
+    rules: list[EdgeRule] = Field(default_factory=list, description="declarative redirects, blocks, headers…")
 
     @model_validator(mode="after")
     def _known_regions(self) -> EdgeSettings:
@@ -131,4 +148,10 @@ class EdgeSettings(BaseModel):
         unknown = {m.id: m.home_region for m in self.markets if m.home_region and m.home_region not in names}
         if self.regions and unknown:
             raise ValueError(f"markets homed in unknown regions: {unknown}; regions are {', '.join(names)}")
+        self.personalization.check_bound(markets=len(self.markets))
+        arms = {e.id: {arm.name for arm in e.variants} for e in self.personalization.experiments}
+        for rule in self.rules:
+            if isinstance(rule, RewriteRule) and rule.arm not in arms.get(rule.experiment, ()):
+                raise ValueError(f"rewrite rule names experiment {rule.experiment!r} arm {rule.arm!r}, "
+                                 f"which is not configured; experiments: {arms or 'none'}")  # fmt: skip
         return self

@@ -83,8 +83,9 @@ def _normalize(value: str) -> str:
     return ",".join(part.strip() for part in " ".join(value.split()).split(","))
 
 
-# (host, target, request fields, peer address) -> the values the edge decides for some request fields
-Derive = Callable[[bytes, bytes, list[tuple[bytes, bytes]], str], dict[str, str]]
+# (host, target, request fields, peer address) -> the values the edge decides for some request fields, or
+# None when the request must take the ASGI path (the edge has a cookie to set on it, say)
+Derive = Callable[[bytes, bytes, list[tuple[bytes, bytes]], str], dict[str, str] | None]
 
 
 class CacheState(Protocol):
@@ -208,6 +209,8 @@ class WireHits:
                     continue
                 if derived is None:
                     derived = self._derive(host, target, headers, peer)
+                    if derived is None:
+                        return None
             if _vary_matches(ready.vary, headers, derived):
                 break
         else:

@@ -20,6 +20,9 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+ESI = 'content="ESI/1.0"'
+
+
 class ResponseFactory:
     def __init__(self, cache: CacheHeaderSettings) -> None:
         self._cache_control = shared_cache_control(
@@ -38,16 +41,25 @@ class ResponseFactory:
         keys: Iterable[str],
         status_code: int = 200,
         vary_market: bool = True,
+        esi: bool = False,
+        vary: tuple[str, ...] = (),
     ) -> Response:
-        """A response every shopper of a market may get from a shared cache; answers 304 to a matching validator."""
+        """A response every shopper of a market may get from a shared cache; answers 304 to a matching validator.
+
+        `esi`: the body has `<esi:include>` holes for the edge to fill per shopper (Surrogate-Control, which
+        the edge consumes: nothing past it sees the header). `vary`: the other edge-decided request fields the
+        body depends on (`X-Segment`, `X-Exp-<id>`), so only pages that use one are cached per value."""
         etag = strong_etag(body)
         headers = {
             "Cache-Control": self._cache_control,
             "ETag": etag,
             "Surrogate-Key": surrogate_keys(keys),
         }
-        if vary_market:
-            headers["Vary"] = "X-Market"
+        varies = ("X-Market",) * vary_market + vary
+        if varies:
+            headers["Vary"] = ", ".join(varies)
+        if esi:
+            headers["Surrogate-Control"] = ESI
         if status_code == 200 and if_none_match_hits(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         return Response(body, status_code=status_code, media_type=media_type, headers=headers)
@@ -56,10 +68,11 @@ class ResponseFactory:
         return self.shared(request, dumps(payload), media_type=JSON, keys=keys)
 
     @staticmethod
-    def private(body: bytes | str, *, media_type: str, status_code: int = 200) -> Response:
-        return Response(
-            body, status_code=status_code, media_type=media_type, headers={"Cache-Control": PRIVATE_NO_STORE}
-        )
+    def private(body: bytes | str, *, media_type: str, status_code: int = 200, esi: bool = False) -> Response:
+        headers = {"Cache-Control": PRIVATE_NO_STORE}
+        if esi:
+            headers["Surrogate-Control"] = ESI
+        return Response(body, status_code=status_code, media_type=media_type, headers=headers)
 
     @classmethod
     def private_json(cls, payload: Any, *, status_code: int = 200) -> Response:

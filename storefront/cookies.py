@@ -1,4 +1,9 @@
-"""The cart cookie: the shopper's cart id, signed so a guessed or edited value is simply ignored."""
+"""The storefront's cookies, signed so a guessed or edited value is simply ignored.
+
+The cart cookie holds the shopper's cart id. The segment cookie tells the edge which segment a shopper is in
+(`returning`, `vip`); the edge verifies it with the same secret and salt (`edge.segments`) and ignores
+anything else, so a shopper cannot make themselves a VIP.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from starlette.responses import Response
 
 CART_COOKIE = "es_cart"
 CART_COOKIE_MAX_AGE = 30 * 86_400
+SEGMENT_COOKIE = "es_seg"
+SEGMENT_SALT = "edgeshop.segment"  # the edge's `edge.SEGMENT_SALT`: it verifies what is signed here
+SEGMENT_COOKIE_MAX_AGE = 365 * 86_400
 
 
 class CartCookie:
@@ -39,3 +47,39 @@ class CartCookie:
 
     def clear(self, response: Response) -> None:
         response.delete_cookie(CART_COOKIE, path="/", secure=self._secure, httponly=True, samesite="lax")
+
+
+class SegmentCookie:
+    def __init__(self, secret_key: bytes, *, secure: bool, vip_after_orders: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=SEGMENT_SALT)
+        self._secure = secure
+        self._vip_after = vip_after_orders
+
+    def _read(self, request: Request) -> dict[str, object]:
+        raw = request.cookies.get(SEGMENT_COOKIE)
+        if not raw:
+            return {}
+        try:
+            value = self._serializer.loads(raw, max_age=SEGMENT_COOKIE_MAX_AGE)
+        except BadData:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def after_order(self, request: Request, response: Response, order_id: str) -> None:
+        """One more order: the shopper is `returning` now, `vip` from `vip_after_orders` on. The same order
+        shown again (a resubmitted form) counts once."""
+        value = self._read(request)
+        count = value.get("n")
+        count = count if isinstance(count, int) and count >= 0 else 0
+        if value.get("o") != order_id:
+            count += 1
+        segment = "vip" if count >= self._vip_after else "returning"
+        response.set_cookie(
+            SEGMENT_COOKIE,
+            self._serializer.dumps({"s": segment, "n": count, "o": order_id}),
+            max_age=SEGMENT_COOKIE_MAX_AGE,
+            path="/",
+            secure=self._secure,
+            httponly=True,
+            samesite="lax",
+        )

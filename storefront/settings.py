@@ -17,5 +17,7 @@ class StorefrontSettings(BaseModel):
     # Where shoppers reach the shop, for canonical and hreflang URLs. Unset, pages use the URL each request
     # came to, which is right in dev; set it in production (and when a market has its own domain).
     public_url: str | None = Field(default=None, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+    # After this many orders the segment cookie says "vip" instead of "returning" (the edge reads it).
+    vip_after_orders: int = Field(default=3, ge=1)
     # Secure cookies need HTTPS; the demo on http://127.0.0.1 turns it off, production keeps it on.
     secure_cookies: bool = False

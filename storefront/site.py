@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from origin import MARKET_HEADER, PRIVATE_NO_STORE, CategoryNode, Market, Store
-from storefront.cookies import CartCookie
+from storefront.cookies import CartCookie, SegmentCookie
 from storefront.csrf import CsrfTokens
 from storefront.formatting import formatter
 from storefront.settings import StorefrontSettings
@@ -32,6 +32,7 @@ class Site:
     store: Store
     settings: StorefrontSettings
     cart_cookie: CartCookie
+    segment_cookie: SegmentCookie
     csrf: CsrfTokens
     _urls: dict[str, SiteUrls] = field(default_factory=dict)
 
@@ -41,6 +42,9 @@ class Site:
             store=store,
             settings=settings,
             cart_cookie=CartCookie(store.secret_key, secure=settings.secure_cookies),
+            segment_cookie=SegmentCookie(
+                store.secret_key, secure=settings.secure_cookies, vip_after_orders=settings.vip_after_orders
+            ),
             csrf=CsrfTokens(store.secret_key),
         )
 
@@ -105,7 +109,7 @@ class Site:
         **values: Any,
     ) -> Response:
         body = render(template, await self.context(request, market, status_code, canonical, values))
-        return self.store.responses.shared(request, body, media_type=HTML, keys=keys, status_code=status_code)
+        return self.store.responses.shared(request, body, media_type=HTML, keys=keys, status_code=status_code, esi=True)
 
     async def private(
         self,
@@ -120,7 +124,7 @@ class Site:
         """One shopper's page: never stored by a shared cache, and never indexed (`noindex`)."""
         values["noindex"] = True
         body = render(template, await self.context(request, market, status_code, canonical, values))
-        return self.store.responses.private(body, media_type=HTML, status_code=status_code)
+        return self.store.responses.private(body, media_type=HTML, status_code=status_code, esi=True)
 
     async def not_found(
         self, request: Request, *, what: str = "page", shared: bool = True, keys: Iterable[str] = ()

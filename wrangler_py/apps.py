@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 import httpx
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from connectors import BuiltinCommerce, BuiltinSearch, Connectors, SearchQuery, build_connectors
+from edge import EdgeSettings
 from origin import (
     Api,
     ContentWatcher,
@@ -43,6 +45,15 @@ def secret_key(loaded: LoadedConfig) -> bytes:
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
     return path.read_text().strip().encode()
+
+
+def edge_settings(loaded: LoadedConfig) -> EdgeSettings:
+    """The composed [edge] settings, with the shop's secret to verify the segment cookies the origin signs."""
+    settings = loaded.config.edge_settings()
+    if settings.personalization.secret is not None:
+        return settings
+    personalization = settings.personalization.model_copy(update={"secret": SecretStr(secret_key(loaded).decode())})
+    return settings.model_copy(update={"personalization": personalization})
 
 
 async def prepare_embedded_data(connectors: Connectors, products: int, price_list: str, *, seed: int = 42) -> str:

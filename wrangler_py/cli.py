@@ -95,7 +95,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     import uvicorn
 
     from edge import EdgeApp, server_config
-    from wrangler_py.apps import build_origin_app
+    from wrangler_py.apps import build_origin_app, edge_settings
 
     loaded = _load(args)
     if loaded.config.edge.purge_token is None:
@@ -107,7 +107,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     cfg = loaded.config
     origin_port = args.origin_port or cfg.origin.port
     edge_port = args.port or cfg.edge.port
-    edge_settings = cfg.edge_settings().model_copy(update={"origin": f"http://{cfg.origin.host}:{origin_port}"})
+    settings = edge_settings(loaded).model_copy(update={"origin": f"http://{cfg.origin.host}:{origin_port}"})
     servers = [
         uvicorn.Server(
             uvicorn.Config(
@@ -121,7 +121,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         ),
         uvicorn.Server(
             server_config(
-                EdgeApp(edge_settings),
+                EdgeApp(settings, project_dir=loaded.project_dir),
                 host=args.host or cfg.edge.host,
                 port=edge_port,
                 log_level=args.log_level,
@@ -148,12 +148,14 @@ def cmd_edge(args: argparse.Namespace) -> int:
     import uvicorn
 
     from edge import EdgeApp, EdgeSettings, server_config
+    from wrangler_py.apps import edge_settings
 
-    settings = _load(args).config.edge_settings() if Path(args.config).is_file() else EdgeSettings()
+    loaded = _load(args) if Path(args.config).is_file() else None
+    settings = edge_settings(loaded) if loaded is not None else EdgeSettings()
     settings = settings.model_copy(update={"origin": args.origin, "port": args.port or settings.port})
     print(f"edge: http://{args.host or settings.host}:{settings.port}/ -> {args.origin}", flush=True)
     config = server_config(
-        EdgeApp(settings),
+        EdgeApp(settings, project_dir=loaded.project_dir if loaded is not None else None),
         host=args.host or settings.host,
         port=settings.port,
         log_level=args.log_level,

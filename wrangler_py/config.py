@@ -18,7 +18,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from connectors import VENDOR_SETTINGS, ConnectorsSettings
-from edge import EdgeSettings, MarketRoute, RegionSettings
+from edge import EdgeSettings, ExperimentSettings, MarketRoute, RegionSettings, SegmentRule, default_segments
 from origin import Market, OriginSettings, check_markets, default_markets
 from storefront import StorefrontSettings
 
@@ -33,6 +33,8 @@ class WranglerConfig(BaseModel):
     default_market: str = "us"
     markets: list[Market] = Field(default_factory=default_markets)
     regions: list[RegionSettings] = Field(default_factory=list)
+    segments: list[SegmentRule] = Field(default_factory=default_segments)
+    experiments: list[ExperimentSettings] = Field(default_factory=list)
     edge: EdgeSettings = EdgeSettings()
     origin: OriginSettings = OriginSettings()
     storefront: StorefrontSettings = StorefrontSettings()
@@ -54,7 +56,18 @@ class WranglerConfig(BaseModel):
                         home_region=m.home_region)
             for m in self.markets
         ]  # fmt: skip
-        update = {"markets": markets, "default_market": self.default_market}
+        personalization = self.edge.personalization.model_copy(
+            update={
+                "segments": self.segments,
+                "experiments": self.experiments,
+                "secure_cookies": self.storefront.secure_cookies,
+            }
+        )
+        update: dict[str, Any] = {
+            "markets": markets,
+            "default_market": self.default_market,
+            "personalization": personalization.model_dump(),
+        }
         if self.regions:
             update["regions"] = self.regions
         return EdgeSettings.model_validate({**self.edge.model_dump(), **update})

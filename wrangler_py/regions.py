@@ -111,7 +111,7 @@ def run_origin(plan: Plan, name: str) -> None:
     import uvicorn
     from pydantic import SecretStr
 
-    from wrangler_py.apps import build_origin_app
+    from wrangler_py.apps import build_origin_app, secret_key
     from wrangler_py.config import load_config
 
     region = plan.region(name)
@@ -119,7 +119,11 @@ def run_origin(plan: Plan, name: str) -> None:
     cfg = loaded.config
     data_dir = (loaded.data_dir / "regions" / name).as_posix()
     edge = cfg.edge.model_copy(update={"purge_token": SecretStr(os.environ[PURGE_TOKEN_ENV])})
-    origin = cfg.origin.model_copy(update={"port": region.origin_port, "data_dir": data_dir})
+    # One shop, one secret: a segment cookie signed in one region is verified by every region's edge.
+    shared_secret = SecretStr(secret_key(loaded).decode())
+    origin = cfg.origin.model_copy(
+        update={"port": region.origin_port, "data_dir": data_dir, "secret_key": shared_secret}
+    )
     loaded = replace(loaded, config=cfg.model_copy(update={"origin": origin, "edge": edge}))
     app = build_origin_app(loaded, edge_url=region.edge_url)
     uvicorn.run(app, host="127.0.0.1", port=region.origin_port, log_level="warning", lifespan="on")
@@ -130,11 +134,12 @@ def run_edge(plan: Plan, name: str) -> None:
     from pydantic import SecretStr
 
     from edge import EdgeApp, RegionSettings, server_config
+    from wrangler_py.apps import edge_settings
     from wrangler_py.config import load_config
 
     region = plan.region(name)
-    cfg = load_config(Path(plan.config)).config
-    base = cfg.edge_settings()
+    loaded = load_config(Path(plan.config))
+    base = edge_settings(loaded)
     markets = [market.model_copy(update={"home_region": plan.homes.get(market.id)}) for market in base.markets]
     regions = [
         RegionSettings(name=r.name, origins=[r.origin_url], latitude=r.latitude, longitude=r.longitude)  # type: ignore[list-item]
@@ -150,7 +155,8 @@ def run_edge(plan: Plan, name: str) -> None:
             "redis_prefix": base.redis_prefix or "dev-regions:",
         }
     )
-    uvicorn.Server(server_config(EdgeApp(settings), host="127.0.0.1", port=region.edge_port)).run()
+    app = EdgeApp(settings, project_dir=loaded.project_dir)
+    uvicorn.Server(server_config(app, host="127.0.0.1", port=region.edge_port)).run()
 
 
 def child(role: str, name: str, plan_path: Path) -> list[str]:
@@ -180,11 +186,14 @@ def run_all(config_path: Path, names: list[str], *, host: str, port: int, log_le
     """Start every region's origin and edge, and the front door in this process; Ctrl-C stops them all."""
     import uvicorn
 
+    from wrangler_py.apps import secret_key
     from wrangler_py.config import load_config
     from wrangler_py.front_door import FrontDoor
 
     plan = make_plan(config_path, names)
-    run_dir = load_config(config_path).data_dir / "regions"
+    loaded = load_config(config_path)
+    secret_key(loaded)  # made here, once, before the regions' processes all read it
+    run_dir = loaded.data_dir / "regions"
     run_dir.mkdir(parents=True, exist_ok=True)
     plan_path = run_dir / "plan.json"
     plan.save(plan_path)

@@ -18,8 +18,25 @@ from storefront.urls import market_links
 _FACET_SKIP = frozenset({"brand", "in_stock"})
 
 
-def _hero(entry: ContentEntry | None, site: Site) -> dict[str, str]:
-    fields = entry.fields if entry is not None else {}
+# What the home page reads besides the market (the edge decides both): its cache keeps one copy per value.
+SEGMENT_HEADER = "x-segment"
+HERO_EXPERIMENT = "hero"
+HERO_HEADER = "x-exp-hero"
+HOME_VARY = ("X-Segment", "X-Exp-Hero")
+RETURNING_SEGMENTS = frozenset({"returning", "vip"})
+
+
+def _arm_fields(entry: ContentEntry | None, experiment: str, arm: str | None) -> dict[str, object]:
+    """The content an experiment arm changes: `[experiments.<id>.<arm>]` in the entry, over its own fields."""
+    if entry is None or not arm:
+        return {}
+    experiments = entry.fields.get("experiments")
+    chosen = experiments.get(experiment, {}).get(arm) if isinstance(experiments, dict) else None
+    return chosen if isinstance(chosen, dict) else {}
+
+
+def _hero(entry: ContentEntry | None, site: Site, arm: str | None = None) -> dict[str, str]:
+    fields = {**(entry.fields if entry is not None else {}), **_arm_fields(entry, HERO_EXPERIMENT, arm)}
     return {
         "title": str(fields.get("hero_title") or site.settings.tagline),
         "subtitle": str(fields.get("hero_subtitle") or ""),
@@ -68,7 +85,9 @@ class CatalogPages:
             "home.html",
             market=market,
             keys=keys,
-            hero=_hero(entry, self.site),
+            vary=HOME_VARY,
+            returning=request.headers.get(SEGMENT_HEADER) in RETURNING_SEGMENTS,
+            hero=_hero(entry, self.site, request.headers.get(HERO_HEADER)),
             banners=_banners(entry),
             body_html=entry.body_html if entry is not None else "",
             featured=featured,

@@ -166,7 +166,9 @@ class CheckoutPages:
         except TryAgain as exc:
             # The outcome is unknown: the same key lets the next submit resume instead of charging twice.
             return await self._again(request, cart_id, form, 503, message=sentence(exc.detail), key=key)
-        return self._to_order(request, result.order.id, result.order_token)
+        response = self._to_order(request, result.order.id, result.order_token)
+        self.site.segment_cookie.after_order(request, response, result.order.id)  # a returning shopper now
+        return response
 
     def _to_order(self, request: Request, order_id: str, token: str) -> Response:
         response = self.site.redirect(request, f"/orders/{quote(order_id, safe='')}?{urlencode({'token': token})}")

@@ -2,14 +2,13 @@
 (function () {
   "use strict";
 
-  // Cart badge: shared pages carry a placeholder; the edge may already have stitched the fragment in.
+  // Cart badge: shared pages carry an <esi:include> the edge replaces with the shopper's fragment. Where no
+  // edge did (the origin served directly), the include element is still there and this fills it in.
   function fillCartBadges() {
     var badges = document.querySelectorAll("[data-cart-badge]");
     if (!badges.length) return;
     var pending = Array.prototype.filter.call(badges, function (el) {
-      return Array.prototype.some.call(el.childNodes, function (node) {
-        return node.nodeType === Node.COMMENT_NODE && node.nodeValue.indexOf("fragment:") === 0;
-      });
+      return el.getElementsByTagName("esi:include").length > 0;
     });
     if (!pending.length || !window.fetch) return;
     fetch("/_fragments/cart-badge", { credentials: "same-origin", headers: { Accept: "text/html" } })
