@@ -106,10 +106,14 @@ class Site:
         keys: Iterable[str],
         status_code: int = 200,
         canonical: str | None = None,
+        vary: tuple[str, ...] = (),
         **values: Any,
     ) -> Response:
+        """`vary`: the edge-decided request fields (segment, experiment arms) this page reads besides the market."""
         body = render(template, await self.context(request, market, status_code, canonical, values))
-        return self.store.responses.shared(request, body, media_type=HTML, keys=keys, status_code=status_code, esi=True)
+        return self.store.responses.shared(
+            request, body, media_type=HTML, keys=keys, status_code=status_code, esi=True, vary=vary
+        )
 
     async def private(
         self,

@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from connectors.payments.builtin import TEST_CARDS
+from edge.segments import segment_serializer
 from origin.store import Store
 from tests.storefront.conftest import SAME_ORIGIN, SECRET_KEY, add_to_cart, hidden, run, set_cart_cookie
 
@@ -114,6 +115,11 @@ def test_successful_checkout_and_the_order_page(shopper: TestClient, store: Stor
     again = shopper.post("/checkout", data=form, headers=SAME_ORIGIN)
     assert again.status_code == 303
     assert again.headers["location"] == response.headers["location"]
+
+    # After an order the shopper is "returning" to the edge: a segment cookie it can verify, counted once.
+    verifier = segment_serializer(SECRET_KEY)
+    assert verifier.loads(shopper.cookies["es_seg"]) == {"s": "returning", "n": 1, "o": order_id}
+    assert "HttpOnly" in response.headers["set-cookie"]
 
 
 def test_the_order_page_needs_its_token(shopper: TestClient) -> None:
