@@ -213,13 +213,19 @@ class HandlerChain:
     def __bool__(self) -> bool:
         return bool(self.handlers)
 
-    async def run(self, request: EdgeRequest) -> tuple[Action | None, EdgeContext]:
-        """The first answer or redirect wins; rewrites accumulate (a later handler sees the rewritten path)."""
-        ctx = EdgeContext(self.kv, self.background)
+    async def run(self, request: EdgeRequest) -> tuple[Action | None, EdgeContext | None]:
+        """The first answer or redirect wins; rewrites accumulate (a later handler sees the rewritten path).
+
+        The context is None when no handler runs on this path: then nothing here can change the answer, and
+        the edge may serve repeats of it from its fast path.
+        """
+        ctx: EdgeContext | None = None
         rewrite: Rewrite | None = None
         for handler in self.handlers:
             if not handler.applies(request.path):
                 continue
+            if ctx is None:
+                ctx = EdgeContext(self.kv, self.background)
             try:
                 action = await handler.run(request, ctx)
             except Exception as exc:

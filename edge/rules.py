@@ -183,9 +183,23 @@ _BUILDERS: dict[str, Callable[..., RuleRun]] = {
 }
 
 
+def _paths(rule: EdgeRule) -> tuple[str, ...]:
+    """Where a rule can act: elsewhere the edge need not run it (and may answer from its fast path)."""
+    match rule:
+        case RedirectRule():
+            return (rule.from_,)
+        case BlockRule() | HeadersRule():
+            return tuple(rule.paths)
+        case RewriteRule():
+            return (rule.path,)
+        case MaintenanceRule():
+            return ("*",)
+
+
 def compile_rules(rules: list[EdgeRule]) -> list[Registered]:
-    """Each rule as a handler of the chain; maintenance first, whatever its place in the file."""
-    ordered = sorted(rules, key=lambda rule: rule.type != "maintenance")
+    """Each rule as a handler of the chain; maintenance first, whatever its place in the file, and only when on."""
+    active = [rule for rule in rules if not (isinstance(rule, MaintenanceRule) and not rule.enabled)]
+    ordered = sorted(active, key=lambda rule: rule.type != "maintenance")
     compiled = []
     for index, rule in enumerate(ordered):
         run = _BUILDERS[rule.type](rule)
@@ -193,7 +207,7 @@ def compile_rules(rules: list[EdgeRule]) -> list[Registered]:
         async def handler(request: EdgeRequest, ctx: EdgeContext, run: RuleRun = run) -> Action | None:
             return run(request, ctx)
 
-        compiled.append(Registered(f"rule {index + 1} ({rule.type})", handler, ("/*",), "continue"))
+        compiled.append(Registered(f"rule {index + 1} ({rule.type})", handler, _paths(rule), "continue"))
     return compiled
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from starlette.routing import Route
 
 from edge import EdgeApp, EdgeSettings, server_config
 from tests.conftest import free_port
-from tests.edge.live import serve
+from tests.edge.live import Reader, request, serve
 
 HANDLER_MODULE = """
 import asyncio
@@ -158,3 +159,16 @@ def test_rules_and_handlers_are_checked_at_load() -> None:
         EdgeSettings.model_validate({"rules": [{"type": "headers", "set": {"x-a": "1\r\nset-cookie: a=b"}}]})
     with pytest.raises(ValueError, match="cannot import edge handler module"):
         EdgeApp(EdgeSettings.model_validate({"handlers": [{"module": "no_such_module_here:handler"}]}))
+
+
+def test_paths_no_handler_covers_keep_the_fast_path(edge: Callable[..., str]) -> None:
+    url = edge(handlers=[{"module": "shop_edge:handler", "paths": ["/later"]}])
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        reader = Reader(sock)
+        replies = []
+        for path in ("/p/x", "/p/x", "/p/x", "/later", "/later", "/later"):
+            sock.sendall(request(path).replace(b"Host: shop.test", f"Host: 127.0.0.1:{port}".encode()))
+            replies.append(reader.reply())
+    assert [r.via_wire for r in replies] == [False, True, True, False, False, False]
+    assert all(r.field("x-later") == "scheduled" for r in replies[3:])  # the handler ran every time
