@@ -190,8 +190,10 @@ class Registered:
 def load_handler(spec: str, project_dir: Path | None = None) -> Handler:
     """Import `package.module:function`; the project folder is importable, as in wrangler's dev server."""
     module_name, _, function_name = spec.partition(":")
-    if project_dir is not None and str(project_dir) not in sys.path:
-        sys.path.insert(0, str(project_dir))
+    if project_dir is not None:
+        if str(project_dir) not in sys.path:
+            sys.path.insert(0, str(project_dir))
+        _forget_if_elsewhere(module_name.split(".")[0], project_dir)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -202,6 +204,18 @@ def load_handler(spec: str, project_dir: Path | None = None) -> Handler:
     if not asyncio.iscoroutinefunction(handler):
         raise ValueError(f"edge handler {spec!r} must be an async function (async def)")
     return handler  # type: ignore[no-any-return]
+
+
+def _forget_if_elsewhere(top: str, project_dir: Path) -> None:
+    """A module of the same name imported from another project (two edges in one process, as in tests) must
+    not stand in for this project's own."""
+    if not ((project_dir / f"{top}.py").exists() or (project_dir / top).is_dir()):
+        return
+    loaded = sys.modules.get(top)
+    origin = getattr(loaded, "__file__", None) or ""
+    if loaded is not None and not Path(origin).resolve().is_relative_to(project_dir.resolve()):
+        for name in [name for name in sys.modules if name == top or name.startswith(top + ".")]:
+            del sys.modules[name]
 
 
 class HandlerChain:

@@ -195,10 +195,29 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from wrangler_py.init import InitError, scaffold
+
+    try:
+        project = scaffold(Path(args.directory), title=args.title)
+    except InitError as exc:
+        print(f"wrangler-py init: {exc}", file=sys.stderr)
+        return 2
+    for path in project.written:
+        print(f"  created {path}")
+    print(f"\n{project.name} is ready. Next:\n  cd {project.folder}\n  wrangler-py dev      # http://127.0.0.1:8787/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wrangler-py", description="Build, run and ship an edgeshop store.")
     parser.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="path to wrangler.toml (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="create a new store project in DIR")
+    init.add_argument("directory", metavar="DIR")
+    init.add_argument("--title", default=None, help="the shop's display name (default: from DIR)")
+    init.set_defaults(func=cmd_init)
 
     check = sub.add_parser("check", help="validate the config and print every problem")
     check.set_defaults(func=cmd_check)

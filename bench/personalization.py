@@ -1,0 +1,692 @@
+"""Personalization at the edge: the hit ratio with segments and experiments on vs off, and what stitching costs.
+
+Two real `wrangler-py dev` pairs (origin + edge, one process, loopback ports) are started one after the other
+from temporary folders, each with a generated wrangler.toml: a seeded catalog (300 products by default),
+the built-in connectors, the repo's content/ folder, three markets (us; eu on /eu; uk on /uk) and
+`[origin] secret_key` from an environment variable, so this script can sign segment cookies as the origin does.
+
+- **off**: one segment rule (the default, "new") and no experiments.
+- **on**: segments "returning" (signed es_seg cookie) and "new"; experiments "hero" on "/" and "pdp" on
+  "/p/*". The home page is meant to vary on X-Segment and X-Exp-Hero; the product page declares no Vary on
+  X-Exp-Pdp, so that experiment must not split it.
+
+The same synthetic shoppers replay the same trace against both. Each shopper has a fixed market (by URL
+prefix), a segment (a share carry a valid signed `es_seg` for "returning"), a sticky `es_sid` that the edge
+assigns on the first response and the shopper keeps, and a share have a cart (POST /cart/add with an Origin
+header first, so they carry `es_cart` and every page they see makes the edge fetch the cart-badge fragment).
+The trace: home 10%, category pages 25% (a fifth sorted by price), product pages 65%, categories and products
+Zipf-distributed (s = 1.1 by default), replayed by a pool of concurrent workers (a shopper's own requests never
+overlap, so a sticky id assigned on one is sent with the next). Every answer is checked: X-Cache (HIT and
+STALE are hits; MISS, BYPASS, REVALIDATED are not), the Vary it names, whether a home page shows the segment
+and hero arm of the shopper who got it, and whether a cart shopper's page had the badge stitched in.
+
+Then, on the "on" pair with a warm cache, the cost of stitching: sequential GETs on kept-alive raw sockets, in
+interleaved rounds, of one cached product page by a shopper without a cart (the include is skipped by
+`requires-cookie`) and by the same shopper with a cart (one fragment fetch from the origin), against a cached
+JSON response with no includes and the fragment itself through the edge and straight from the origin.
+
+  .venv/bin/python bench/personalization.py [--shoppers 2000] [--requests 20000] [--concurrency 16]
+      [--products 300] [--cart-share 0.3] [--returning-share 0.3] [--zipf 1.1] [--rounds 15] [--per-round 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import socket
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _harness import REPO, free_port, running, stop_on_sigterm, table, tool
+from itsdangerous import URLSafeTimedSerializer
+
+from edge import ExperimentSettings
+from edge.experiments import Experiments
+
+SECRET_ENV = "BENCH_PERSONALIZATION_SECRET"
+SEGMENT_SALT = "edgeshop.segment"  # storefront/cookies.py and edge/segments.py agree on it
+# (market id, URL prefix, share of shoppers)
+MARKETS = (("us", "", 0.5), ("eu", "/eu", 0.3), ("uk", "/uk", 0.2))
+# What the home page shows a returning shopper, and what arm "b" of "hero" shows (content/en only: eu's German
+# content has no arm b, so there the arm cannot be seen in the page).
+RETURNING_MARK = "Welcome back to"
+ARM_B_MARK = "Weatherproof, tested the hard way"
+ARM_VISIBLE_IN = frozenset({"us", "uk"})
+HITS = frozenset({"HIT", "STALE"})
+EXPERIMENTS = (
+    ExperimentSettings.model_validate({"id": "hero", "paths": ["/"], "variants": [{"name": "control"}, {"name": "b"}]}),
+    ExperimentSettings.model_validate(
+        {"id": "pdp", "paths": ["/p/*"], "variants": [{"name": "control"}, {"name": "b"}]}
+    ),
+)
+ARMS = Experiments(EXPERIMENTS)
+
+BASE_CONFIG = """
+name = "bench-personalization"
+default_market = "us"
+
+[origin]
+data_dir = "data"
+seed_products = {products}
+secret_key = "env:{secret_env}"
+content_poll_seconds = 0        # no CMS polling: nothing changes during the run
+
+[[markets]]
+id = "us"
+name = "United States"
+countries = ["US"]
+currency = "USD"
+locale = "en_US"
+price_list = "usd"
+
+[[markets]]
+id = "eu"
+name = "Europe"
+countries = ["DE", "FR"]
+currency = "EUR"
+locale = "de_DE"
+price_list = "eur"
+tax = {{ rate_bps = 1900, inclusive = true, label = "VAT" }}
+url_prefix = "/eu"
+
+[[markets]]
+id = "uk"
+name = "United Kingdom"
+countries = ["GB"]
+currency = "GBP"
+locale = "en_GB"
+price_list = "gbp"
+tax = {{ rate_bps = 2000, inclusive = true, label = "VAT" }}
+url_prefix = "/uk"
+
+[connectors.cms]
+vendor = "builtin"
+path = "{content}"
+"""
+
+MODES = {
+    "off": """
+[[segments]]
+name = "new"
+""",
+    "on": """
+[[segments]]
+name = "returning"
+cookie = ["returning", "vip"]
+
+[[segments]]
+name = "new"
+
+[[experiments]]
+id = "hero"
+paths = ["/"]
+variants = [{ name = "control", weight = 1 }, { name = "b", weight = 1 }]
+
+[[experiments]]
+id = "pdp"
+paths = ["/p/*"]
+variants = [{ name = "control", weight = 1 }, { name = "b", weight = 1 }]
+""",
+}
+
+
+# --- the shoppers and their trace (the same for both modes) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    products: tuple[tuple[str, int], ...]  # (handle, a variant id), in popularity order
+    categories: tuple[str, ...]  # slugs, in popularity order
+
+
+@dataclass(slots=True)
+class Shopper:
+    market: str
+    prefix: str
+    returning: bool
+    cart_item: tuple[str, int] | None
+    segment_cookie: str | None
+    cookies: dict[str, str] = field(default_factory=dict)
+    lock: asyncio.Lock | None = None  # created inside the replay's event loop
+
+    def cookie_header(self) -> str:
+        jar = dict(self.cookies)
+        if self.segment_cookie is not None:
+            jar["es_seg"] = self.segment_cookie
+        return "; ".join(f"{name}={value}" for name, value in jar.items())
+
+    def keep(self, set_cookies: Sequence[str]) -> None:
+        """What a browser would do with the Set-Cookie fields that matter here (Max-Age=0 deletes)."""
+        for line in set_cookies:
+            pair, _, attributes = line.partition(";")
+            name, _, value = pair.strip().partition("=")
+            if "max-age=0" in attributes.lower().replace(" ", ""):
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    shopper: int
+    kind: str  # home | category | product
+    path: str
+
+
+def zipf_weights(n: int, s: float) -> list[float]:
+    return [1.0 / (rank**s) for rank in range(1, n + 1)]
+
+
+def make_shoppers(rng: random.Random, catalog: Catalog, args: argparse.Namespace, secret: str) -> list[Shopper]:
+    signer = URLSafeTimedSerializer(secret.encode(), salt=SEGMENT_SALT)
+    product_weights = zipf_weights(len(catalog.products), args.zipf)
+    shoppers = []
+    for number in range(args.shoppers):
+        market, prefix, _ = rng.choices(MARKETS, weights=[share for *_, share in MARKETS])[0]
+        returning = rng.random() < args.returning_share
+        # The payload the origin writes after an order (storefront/cookies.py SegmentCookie.after_order).
+        signed = signer.dumps({"s": "returning", "n": 1, "o": f"bench-{number}"}) if returning else None
+        item = rng.choices(catalog.products, weights=product_weights)[0] if rng.random() < args.cart_share else None
+        shoppers.append(Shopper(market, prefix, returning, item, signed))
+    return shoppers
+
+
+def make_trace(rng: random.Random, shoppers: list[Shopper], catalog: Catalog, args: argparse.Namespace) -> list[Visit]:
+    products = [handle for handle, _ in catalog.products]
+    product_cum = _cumulative(zipf_weights(len(products), args.zipf))
+    category_cum = _cumulative(zipf_weights(len(catalog.categories), args.zipf))
+    trace = []
+    for _ in range(args.requests):
+        number = rng.randrange(len(shoppers))
+        prefix = shoppers[number].prefix
+        draw = rng.random()
+        if draw < 0.10:
+            trace.append(Visit(number, "home", prefix + "/"))
+        elif draw < 0.35:
+            slug = rng.choices(catalog.categories, cum_weights=category_cum)[0]
+            query = "?sort=price_asc" if rng.random() < 0.2 else ""
+            trace.append(Visit(number, "category", f"{prefix}/c/{slug}{query}"))
+        else:
+            handle = rng.choices(products, cum_weights=product_cum)[0]
+            trace.append(Visit(number, "product", f"{prefix}/p/{handle}"))
+    return trace
+
+
+def _cumulative(weights: list[float]) -> list[float]:
+    total, out = 0.0, []
+    for weight in weights:
+        total += weight
+        out.append(total)
+    return out
+
+
+# --- one store: a `wrangler-py dev` pair -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    mode: str
+    edge: str
+    origin: str
+    edge_port: int
+    origin_port: int
+
+
+@contextmanager
+def store(folder: Path, mode: str, args: argparse.Namespace, secret: str) -> Iterator[Store]:
+    folder.mkdir(parents=True)
+    config = BASE_CONFIG.format(products=args.products, secret_env=SECRET_ENV, content=(REPO / "content").as_posix())
+    (folder / "wrangler.toml").write_text(config + MODES[mode], encoding="utf-8")
+    wrangler = tool("wrangler-py")
+    if wrangler is None:
+        raise RuntimeError("wrangler-py is not installed in this venv: pip install -e .")
+    edge_port, origin_port = free_port(), free_port()
+    command = [
+        wrangler, "--config", str(folder / "wrangler.toml"), "dev", "--port", str(edge_port),
+        "--origin-port", str(origin_port), "--log-level", "warning",
+    ]  # fmt: skip
+    found = Store(mode, f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{origin_port}", edge_port, origin_port)
+
+    def ready() -> bool:
+        try:
+            origin_ready = httpx.get(found.origin + "/readyz", timeout=2, trust_env=False).status_code == 200
+            return origin_ready and httpx.get(found.edge + "/healthz", timeout=2, trust_env=False).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    environ = {**os.environ, SECRET_ENV: secret}
+    with running(f"wrangler-py dev ({mode})", command, ready=ready, cwd=folder, log=folder / "dev.log", env=environ):
+        yield found
+
+
+def fetch_catalog(origin: str, rng_seed: int) -> Catalog:
+    """Straight from the origin, so the edge's cache starts cold; popularity is a seeded shuffle of the catalog."""
+    products: list[tuple[int, str, int]] = []
+    with httpx.Client(base_url=origin, timeout=30, trust_env=False) as client:
+        page = 1
+        while True:
+            items = client.get("/api/products", params={"per_page": 100, "page": page}).raise_for_status().json()
+            products += [(item["id"], item["handle"], item["variants"][0]["id"]) for item in items["items"]]
+            if len(items["items"]) < 100:
+                break
+            page += 1
+        categories = sorted(c["slug"] for c in client.get("/api/categories").raise_for_status().json()["categories"])
+    ordered = [(handle, variant) for _, handle, variant in sorted(products)]
+    rng = random.Random(rng_seed)
+    rng.shuffle(ordered)
+    rng.shuffle(categories)
+    return Catalog(tuple(ordered), tuple(categories))
+
+
+# --- the replay ---------------------------------------------------------------------------------------------
+
+
+class _KeepNothing(CookieJar):
+    """Cookies are kept per shopper by hand: one connection pool, many shoppers, no shared jar."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    kind: str
+    status: int
+    x_cache: str
+    cart: bool
+    vary: tuple[str, ...]  # the request fields it said it varies on
+    variant: tuple[str, ...]  # the cache variant, from the Vary it answered with and the edge's decisions
+    needed: tuple[str, ...]  # the variant its content depends on (home: market, segment, hero arm)
+    wrong: bool | None  # home only: the page shows another segment's or arm's content
+    badge_ok: bool | None  # pages for cart shoppers: the cart count was stitched in
+    ms: float
+    late: bool  # in the second half of the trace
+
+
+def decisions(shopper: Shopper, mode: str, origin_path: str) -> dict[str, str]:
+    """What the edge should send the origin for this shopper (X-Market, X-Segment, X-Exp-<id>)."""
+    segment = "returning" if mode == "on" and shopper.returning else "new"
+    decided = {"x-market": shopper.market, "x-segment": segment}
+    sticky = shopper.cookies.get("es_sid")
+    if mode == "on" and sticky is not None:
+        for experiment, arm in ARMS.assign(origin_path, shopper.market, segment, sticky):
+            decided[experiment.header] = arm
+    return decided
+
+
+def check_home(body: str, shopper: Shopper, decided: dict[str, str]) -> bool:
+    """True when the page is another variant's: the greeting or the hero of someone else."""
+    wrong = (RETURNING_MARK in body) != (decided["x-segment"] == "returning")
+    if shopper.market in ARM_VISIBLE_IN:
+        wrong |= (ARM_B_MARK in body) != (decided.get("x-exp-hero") == "b")
+    return wrong
+
+
+def origin_path(shopper: Shopper, path: str) -> str:
+    bare = path[len(shopper.prefix) :] if shopper.prefix else path
+    return (bare or "/").split("?", 1)[0]
+
+
+async def visit(
+    client: httpx.AsyncClient, shopper: Shopper, item: Visit, mode: str, late: bool, errors: Counter[str]
+) -> Record | None:
+    assert shopper.lock is not None
+    async with shopper.lock:
+        started = time.perf_counter()
+        try:
+            response = await client.get(item.path, headers={"cookie": shopper.cookie_header()})
+        except httpx.HTTPError as exc:
+            errors[type(exc).__name__] += 1
+            return None
+        ms = (time.perf_counter() - started) * 1000
+        shopper.keep(response.headers.get_list("set-cookie"))
+    # Decided after the answer: a first request's sticky id is the one the edge just set.
+    decided = decisions(shopper, mode, origin_path(shopper, item.path))
+    vary = [name.strip().lower() for name in response.headers.get("vary", "").split(",") if name.strip()]
+    variant = (item.path, *(f"{name}={decided.get(name, '')}" for name in sorted(vary)))
+    needed = (item.path, decided["x-market"])
+    wrong = None
+    if item.kind == "home":
+        needed += (decided["x-segment"], decided.get("x-exp-hero", ""))
+        wrong = check_home(response.text, shopper, decided) if response.status_code == 200 else None
+    badge_ok = ('class="cart-count"' in response.text) if shopper.cart_item is not None else None
+    if response.status_code != 200:
+        errors[f"status {response.status_code}"] += 1
+    x_cache = response.headers.get("x-cache", "none").upper()
+    return Record(item.kind, response.status_code, x_cache, shopper.cart_item is not None, tuple(sorted(vary)),
+                  variant, needed, wrong, badge_ok, ms, late)  # fmt: skip
+
+
+async def add_to_cart(client: httpx.AsyncClient, shopper: Shopper, edge: str, errors: Counter[str]) -> None:
+    assert shopper.cart_item is not None and shopper.lock is not None
+    handle, variant = shopper.cart_item
+    form = {"handle": handle, "variant_id": str(variant), "quantity": "1"}
+    async with shopper.lock:
+        response = await client.post(
+            shopper.prefix + "/cart/add",
+            data=form,
+            headers={"cookie": shopper.cookie_header(), "origin": edge},  # the storefront's same-origin check
+        )
+        shopper.keep(response.headers.get_list("set-cookie"))
+    if response.status_code != 303 or "es_cart" not in shopper.cookies:
+        errors[f"cart/add {response.status_code}"] += 1
+
+
+async def pool(jobs: Sequence[Any], concurrency: int, run: Any) -> None:
+    """`run(job)` for every job, `concurrency` at a time, in order of the list."""
+    queue = iter(jobs)
+
+    async def worker() -> None:
+        for job in queue:
+            await run(job)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    mode: str
+    records: list[Record]
+    errors: Counter[str]
+    seconds: float
+    setup_seconds: float
+    carts: int
+
+
+async def replay(target: Store, shoppers: list[Shopper], trace: list[Visit], concurrency: int) -> Replay:
+    for shopper in shoppers:
+        shopper.cookies.clear()  # a new store: no sticky id, no cart yet
+        shopper.lock = asyncio.Lock()
+    errors: Counter[str] = Counter()
+    records: list[Record] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=target.edge, timeout=30, limits=limits, trust_env=False) as client:
+        client.cookies = _KeepNothing()  # type: ignore[assignment]
+        started = time.perf_counter()
+        carting = [shopper for shopper in shoppers if shopper.cart_item is not None]
+        await pool(carting, concurrency, lambda shopper: add_to_cart(client, shopper, target.edge, errors))
+        setup = time.perf_counter() - started
+        half = len(trace) // 2
+
+        async def one(job: tuple[int, Visit]) -> None:
+            index, item = job
+            record = await visit(client, shoppers[item.shopper], item, target.mode, index >= half, errors)
+            if record is not None:
+                records.append(record)
+
+        started = time.perf_counter()
+        await pool(list(enumerate(trace)), concurrency, one)
+        seconds = time.perf_counter() - started
+    return Replay(target.mode, records, errors, seconds, setup, len(carting))
+
+
+# --- stitching cost: sequential requests on kept-alive raw sockets ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Timed:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    ttfb_ms: float
+    total_ms: float
+
+
+class Connection:
+    """One kept-alive HTTP/1.1 connection, timed from the request's write to the body's last byte.
+
+    Raw rather than httpx: httpx's own per-request cost here is ≈ 1 ms, bigger than some differences measured."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.sock.makefile("rb")
+
+    def get(self, path: str, cookie: str = "") -> Timed:
+        lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
+        if cookie:
+            lines.append(f"Cookie: {cookie}")
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        started = time.perf_counter()
+        self.sock.sendall(request)
+        status_line = self.reader.readline()
+        first = time.perf_counter()
+        headers: dict[str, str] = {}
+        while (line := self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = self._body(headers)
+        done = time.perf_counter()
+        status = int(status_line.split()[1])
+        return Timed(status, headers, body, (first - started) * 1000, (done - started) * 1000)
+
+    def _body(self, headers: dict[str, str]) -> bytes:
+        if "content-length" in headers:
+            return self.reader.read(int(headers["content-length"]))
+        if headers.get("transfer-encoding", "").lower() != "chunked":
+            raise RuntimeError(f"neither a length nor chunked: {headers}")
+        parts = []
+        while size := int(self.reader.readline().split(b";")[0], 16):
+            parts.append(self.reader.read(size))
+            self.reader.readline()
+        while self.reader.readline() not in (b"\r\n", b""):
+            pass  # trailers, then the blank line
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
+@dataclass(slots=True)
+class Samples:
+    label: str
+    port: int
+    path: str
+    cookie: str
+    expect: str  # a substring the body must hold
+    total: list[float] = field(default_factory=list)
+    ttfb: list[float] = field(default_factory=list)
+    edge_dur: list[float] = field(default_factory=list)
+    round_medians: list[float] = field(default_factory=list)
+    x_cache: Counter[str] = field(default_factory=Counter)
+
+
+def edge_duration(server_timing: str) -> float | None:
+    for metric in server_timing.split(","):
+        name, *params = (part.strip() for part in metric.split(";"))
+        if name == "edge":
+            for param in params:
+                if param.startswith("dur="):
+                    return float(param[4:])
+    return None
+
+
+def stitching(target: Store, shoppers: list[Shopper], catalog: Catalog, rounds: int, per_round: int) -> list[Samples]:
+    """The most popular product page in the default market, by one cart shopper with and without the cart."""
+    shopper = next(s for s in shoppers if s.cart_item is not None and "es_cart" in s.cookies and "es_sid" in s.cookies)
+    sticky, cart = f"es_sid={shopper.cookies['es_sid']}", f"es_cart={shopper.cookies['es_cart']}"
+    page = f"/p/{catalog.products[0][0]}"
+    rows = [
+        Samples("JSON, no includes (/api/products, cached)", target.edge_port, "/api/products?per_page=24", sticky,
+                '"items"'),
+        Samples("product page, shopper without a cart (include skipped)", target.edge_port, page, sticky,
+                "data-cart-badge></span>"),
+        Samples("product page, shopper with a cart (1 fragment fetch)", target.edge_port, page, f"{sticky}; {cart}",
+                'class="cart-count"'),
+        Samples("fragment alone, through the edge (pass-through)", target.edge_port, "/_fragments/cart-badge",
+                f"{sticky}; {cart}", 'class="cart-count"'),
+        Samples("fragment alone, origin directly", target.origin_port, "/_fragments/cart-badge", cart,
+                'class="cart-count"'),
+    ]  # fmt: skip
+    connections = [Connection(row.port) for row in rows]
+    try:
+        for row, connection in zip(rows, connections, strict=True):
+            for _ in range(20):  # warm: the page is in the cache, the origin's pools and templates are hot
+                connection.get(row.path, row.cookie)
+        for _ in range(rounds):
+            for row, connection in zip(rows, connections, strict=True):
+                totals = []
+                for _ in range(per_round):
+                    answer = connection.get(row.path, row.cookie)
+                    if answer.status != 200 or row.expect.encode() not in answer.body:
+                        raise RuntimeError(f"{row.label}: {answer.status}, {row.expect!r} not in the body")
+                    totals.append(answer.total_ms)
+                    row.ttfb.append(answer.ttfb_ms)
+                    row.x_cache[answer.headers.get("x-cache", "none")] += 1
+                    if (dur := edge_duration(answer.headers.get("server-timing", ""))) is not None:
+                        row.edge_dur.append(dur)
+                row.total += totals
+                row.round_medians.append(statistics.median(totals))
+    finally:
+        for connection in connections:
+            connection.close()
+    return rows
+
+
+# --- the report -----------------------------------------------------------------------------------------------
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def hit_ratio(records: Sequence[Record]) -> float:
+    return 100.0 * sum(r.x_cache in HITS for r in records) / len(records) if records else 0.0
+
+
+def _tally(counter: Counter[str]) -> str:
+    return ", ".join(f"{key} {count}" for key, count in counter.most_common()) or "none"
+
+
+def report_replays(replays: dict[str, Replay], args: argparse.Namespace) -> None:
+    print(f"\n### Hit ratio: {args.requests} requests, {args.shoppers} shoppers, {args.concurrency} concurrent\n")
+    header = ["", *replays]
+    kinds = ("home", "category", "product")
+
+    def row(label: str, cell: Any) -> list[str]:
+        return [label, *(cell(replay) for replay in replays.values())]
+
+    def kind_ratio(kind: str) -> Any:
+        return lambda rp: f"{hit_ratio([r for r in rp.records if r.kind == kind]):.1f}%"
+
+    body = [
+        row("hit ratio, all requests", lambda rp: f"**{hit_ratio(rp.records):.1f}%**"),
+        row("hit ratio, second half of the trace", lambda rp: f"{hit_ratio([r for r in rp.records if r.late]):.1f}%"),
+        *(row(f"hit ratio, {kind} pages", kind_ratio(kind)) for kind in kinds),
+        row("X-Cache", lambda rp: _tally(Counter(r.x_cache for r in rp.records))),
+        row("cache variants seen (URL × Vary values)", lambda rp: str(len({r.variant for r in rp.records}))),
+        row("of which home", lambda rp: str(len({r.variant for r in rp.records if r.kind == "home"}))),
+        row("home variants its content needs (market × segment × hero arm)",
+            lambda rp: str(len({r.needed for r in rp.records if r.kind == "home"}))),
+        row("home pages' Vary", lambda rp: _tally(Counter(", ".join(r.vary) for r in rp.records if r.kind == "home"))),
+        row("home pages showing another segment's or arm's content",
+            lambda rp: f"{sum(bool(r.wrong) for r in rp.records)} of {sum(r.kind == 'home' for r in rp.records)}"),
+        row("cart shoppers' pages without the stitched badge",
+            lambda rp: f"{sum(r.badge_ok is False for r in rp.records)} of {sum(r.cart for r in rp.records)}"),
+        row("errors", lambda rp: _tally(rp.errors)),
+        row("replay time (req/s)", lambda rp: f"{rp.seconds:.1f} s ({len(rp.records) / rp.seconds:.0f})"),
+        row("carts created first", lambda rp: f"{rp.carts} in {rp.setup_seconds:.1f} s"),
+    ]  # fmt: skip
+    print(table(header, body))
+    if "on" in replays and "off" in replays:
+        drop = hit_ratio(replays["off"].records) - hit_ratio(replays["on"].records)
+        late = hit_ratio([r for r in replays["off"].records if r.late]) - hit_ratio(
+            [r for r in replays["on"].records if r.late]
+        )
+        print(f"\nHit ratio drop with personalization on: **{drop:.2f} points** (second half: {late:.2f}); goal < 5.")
+    print("\nUnder the replay's load, product and category pages that were HITs, latency p50 / p99 ms:\n")
+    rows = []
+    for replay_ in replays.values():
+        for cart in (False, True):
+            hits = [r.ms for r in replay_.records if r.x_cache in HITS and r.kind != "home" and r.cart is cart]
+            if hits:
+                label = "with a cart (stitched)" if cart else "without a cart"
+                rows.append([replay_.mode, label, len(hits), f"{quantile(hits, 0.5):.2f} / {quantile(hits, 0.99):.2f}"])
+    print(table(["mode", "shopper", "requests", "p50 / p99 ms"], rows))
+
+
+def report_stitching(rows: list[Samples], args: argparse.Namespace) -> None:
+    print(f"\n### Stitching: sequential, kept-alive, {args.rounds} interleaved rounds × {args.per_round} requests\n")
+    header = ["request", "X-Cache", "p50 ms", "p99 ms", "TTFB p50 ms", "Server-Timing edge p50 ms"]
+    body = []
+    for row in rows:
+        edge = f"{statistics.median(row.edge_dur):.2f}" if row.edge_dur else "–"
+        body.append([row.label, _tally(row.x_cache), f"{quantile(row.total, 0.5):.2f}",
+                     f"{quantile(row.total, 0.99):.2f}", f"{quantile(row.ttfb, 0.5):.2f}", edge])  # fmt: skip
+    print(table(header, body))
+    without, with_cart = rows[1], rows[2]
+    p50 = quantile(with_cart.total, 0.5) - quantile(without.total, 0.5)
+    p99 = quantile(with_cart.total, 0.99) - quantile(without.total, 0.99)
+    per_round = [a - b for a, b in zip(with_cart.round_medians, without.round_medians, strict=True)]
+    print(
+        f"\nAdded by stitching the fragment (with cart − without, same cached page): p50 **{p50:+.2f} ms**, "
+        f"p99 **{p99:+.2f} ms** (goal < 2 ms); per-round median difference "
+        f"{statistics.median(per_round):.2f} ms ({min(per_round):.2f}–{max(per_round):.2f})."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shoppers", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--products", type=int, default=300, help="seeded catalog size")
+    parser.add_argument("--cart-share", type=float, default=0.3)
+    parser.add_argument("--returning-share", type=float, default=0.3)
+    parser.add_argument("--zipf", type=float, default=1.1, help="popularity exponent s")
+    parser.add_argument("--rounds", type=int, default=15, help="stitching: interleaved rounds")
+    parser.add_argument("--per-round", type=int, default=30, help="stitching: requests per row and round")
+    parser.add_argument("--modes", default="off,on", help="comma-separated, in order: off,on")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    stop_on_sigterm()
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    secret = secrets.token_urlsafe(32)
+    began = time.monotonic()
+    print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
+    replays: dict[str, Replay] = {}
+    stitched: list[Samples] = []
+    catalog: Catalog | None = None
+    shoppers: list[Shopper] = []
+    trace: list[Visit] = []
+    with tempfile.TemporaryDirectory(prefix="bench-personalization-") as folder:
+        for mode in modes:
+            with store(Path(folder) / mode, mode, args, secret) as target:
+                found = fetch_catalog(target.origin, args.seed)
+                if catalog is None:
+                    catalog = found
+                    rng = random.Random(args.seed)
+                    shoppers = make_shoppers(rng, catalog, args, secret)
+                    trace = make_trace(rng, shoppers, catalog, args)
+                elif found != catalog:
+                    raise RuntimeError("the two stores seeded different catalogs: the trace would not be the same")
+                replays[mode] = asyncio.run(replay(target, shoppers, trace, args.concurrency))
+                print(f"{mode}: replayed in {replays[mode].seconds:.1f} s", flush=True)
+                if mode == "on":
+                    stitched = stitching(target, shoppers, catalog, args.rounds, args.per_round)
+    report_replays(replays, args)
+    if stitched:
+        report_stitching(stitched, args)
+    print(f"\nload average at end: {os.getloadavg()[0]:.2f}; whole run {time.monotonic() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
