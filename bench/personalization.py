@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import REPO, free_port, running, stop_on_sigterm, table, tool
+from _harness import REPO, free_port, running, stop_on_sigterm, table, tool, tree_cpu_seconds
 from itsdangerous import URLSafeTimedSerializer
 
 from edge import ExperimentSettings
@@ -242,6 +242,7 @@ class Store:
     origin: str
     edge_port: int
     origin_port: int
+    pid: int
 
 
 @contextmanager
@@ -257,18 +258,19 @@ def store(folder: Path, mode: str, args: argparse.Namespace, secret: str) -> Ite
         wrangler, "--config", str(folder / "wrangler.toml"), "dev", "--port", str(edge_port),
         "--origin-port", str(origin_port), "--log-level", "warning",
     ]  # fmt: skip
-    found = Store(mode, f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{origin_port}", edge_port, origin_port)
+    edge, origin = f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{origin_port}"
 
     def ready() -> bool:
         try:
-            origin_ready = httpx.get(found.origin + "/readyz", timeout=2, trust_env=False).status_code == 200
-            return origin_ready and httpx.get(found.edge + "/healthz", timeout=2, trust_env=False).status_code == 200
+            origin_ready = httpx.get(origin + "/readyz", timeout=2, trust_env=False).status_code == 200
+            return origin_ready and httpx.get(edge + "/healthz", timeout=2, trust_env=False).status_code == 200
         except httpx.TransportError:
             return False
 
     environ = {**os.environ, SECRET_ENV: secret}
-    with running(f"wrangler-py dev ({mode})", command, ready=ready, cwd=folder, log=folder / "dev.log", env=environ):
-        yield found
+    log = folder / "dev.log"
+    with running(f"wrangler-py dev ({mode})", command, ready=ready, cwd=folder, log=log, env=environ) as process:
+        yield Store(mode, edge, origin, edge_port, origin_port, process.pid)
 
 
 def fetch_catalog(origin: str, rng_seed: int) -> Catalog:
@@ -278,7 +280,11 @@ def fetch_catalog(origin: str, rng_seed: int) -> Catalog:
         page = 1
         while True:
             items = client.get("/api/products", params={"per_page": 100, "page": page}).raise_for_status().json()
-            products += [(item["id"], item["handle"], item["variants"][0]["id"]) for item in items["items"]]
+            for item in items["items"]:
+                # A variant in stock, or adding it to a cart is a 409.
+                in_stock = [variant["id"] for variant in item["variants"] if variant["available"] > 0]
+                if in_stock:
+                    products.append((item["id"], item["handle"], in_stock[0]))
             if len(items["items"]) < 100:
                 break
             page += 1
@@ -364,11 +370,12 @@ async def visit(
     if item.kind == "home":
         needed += (decided["x-segment"], decided.get("x-exp-hero", ""))
         wrong = check_home(response.text, shopper, decided) if response.status_code == 200 else None
-    badge_ok = ('class="cart-count"' in response.text) if shopper.cart_item is not None else None
+    has_cart = "es_cart" in shopper.cookies
+    badge_ok = ('class="cart-count"' in response.text) if has_cart else None
     if response.status_code != 200:
         errors[f"status {response.status_code}"] += 1
     x_cache = response.headers.get("x-cache", "none").upper()
-    return Record(item.kind, response.status_code, x_cache, shopper.cart_item is not None, tuple(sorted(vary)),
+    return Record(item.kind, response.status_code, x_cache, has_cart, tuple(sorted(vary)),
                   variant, needed, wrong, badge_ok, ms, late)  # fmt: skip
 
 
@@ -406,6 +413,8 @@ class Replay:
     seconds: float
     setup_seconds: float
     carts: int
+    server_cpu: float  # CPU seconds of the wrangler-py dev process during the replay
+    client_cpu: float  # and of this script
 
 
 async def replay(target: Store, shoppers: list[Shopper], trace: list[Visit], concurrency: int) -> Replay:
@@ -429,10 +438,11 @@ async def replay(target: Store, shoppers: list[Shopper], trace: list[Visit], con
             if record is not None:
                 records.append(record)
 
-        started = time.perf_counter()
+        started, server, client_cpu = time.perf_counter(), tree_cpu_seconds(target.pid), time.process_time()
         await pool(list(enumerate(trace)), concurrency, one)
         seconds = time.perf_counter() - started
-    return Replay(target.mode, records, errors, seconds, setup, len(carting))
+        server, client_cpu = tree_cpu_seconds(target.pid) - server, time.process_time() - client_cpu
+    return Replay(target.mode, records, errors, seconds, setup, len(carting), server, client_cpu)
 
 
 # --- stitching cost: sequential requests on kept-alive raw sockets ------------------------------------------------
@@ -603,6 +613,8 @@ def report_replays(replays: dict[str, Replay], args: argparse.Namespace) -> None
             lambda rp: f"{sum(r.badge_ok is False for r in rp.records)} of {sum(r.cart for r in rp.records)}"),
         row("errors", lambda rp: _tally(rp.errors)),
         row("replay time (req/s)", lambda rp: f"{rp.seconds:.1f} s ({len(rp.records) / rp.seconds:.0f})"),
+        row("CPU s: store (origin + edge) / load client",
+            lambda rp: f"{rp.server_cpu:.1f} / {rp.client_cpu:.1f}"),
         row("carts created first", lambda rp: f"{rp.carts} in {rp.setup_seconds:.1f} s"),
     ]  # fmt: skip
     print(table(header, body))

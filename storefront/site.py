@@ -135,12 +135,19 @@ class Site:
     ) -> Response:
         """The helpful 404. Shared for plain GETs of public URLs (it is the same for everyone), else private."""
         market = self.market(request)
-        values = {"title": "Not found", "what": what}
         if shared and request.method in ("GET", "HEAD"):
             return await self.shared(
-                request, "not_found.html", market=market, keys=[*NOT_FOUND_KEYS, *keys], status_code=404, **values
+                request,
+                "not_found.html",
+                market=market,
+                keys=[*NOT_FOUND_KEYS, *keys],
+                status_code=404,
+                title="Not found",
+                what=what,
             )
-        return await self.private(request, "not_found.html", market=market, status_code=404, **values)
+        return await self.private(
+            request, "not_found.html", market=market, status_code=404, title="Not found", what=what
+        )
 
     async def problem(self, request: Request, status_code: int, heading: str, message: str) -> Response:
         return await self.private(
