@@ -96,7 +96,8 @@ class EdgeCache:
         self._grace = grace
         self._wait = coalesce_wait
         self._max_object = max_object_bytes
-        self._flight: SingleFlight[Fetched] = SingleFlight()
+        # The leader's request fields travel with its answer: waiters are judged against the leader's Vary values.
+        self._flight: SingleFlight[tuple[Fetched, Headers]] = SingleFlight()
         self._revalidating: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
         # primary key -> the request headers its responses vary on, learnt from the origin
@@ -168,21 +169,24 @@ class EdgeCache:
         limit = self._buffer_limit(request)
         return await self._origin.fetch("GET", request.target, upstream, buffer_limit=limit, home=request.home)
 
-    async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> tuple[Fetched, bool]:
-        return await self._flight.run(key, lambda: self._origin_get(request, extra), wait=self._wait)
+    async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> Fetched:
+        """One origin fetch for identical requests arriving together; a waiter whose answer would differ (it
+        is not storable, streams, or varies on a field where the waiter differs from the leader) fetches its own.
+        """
+
+        async def lead() -> tuple[Fetched, Headers]:
+            return await self._origin_get(request, extra), request.headers
+
+        (fetched, leader), led = await self._flight.run(key, lead, wait=self._wait)
+        if led or (fetched.complete and self._shareable(request, fetched, leader)):
+            return fetched
+        return await self._origin_get(request, extra)
 
     async def _miss(self, request: CacheRequest, key: str) -> Answer:
         try:
-            fetched, led = await self._fetch(request, key)
+            fetched = await self._fetch(request, key)
         except (OriginError, TimeoutError) as exc:
             return _origin_failed(exc, request.home)
-        if not led and not (fetched.complete and self._shareable(request, fetched)):
-            # Never hand one shopper's answer to another: only a storable response is shared between waiters
-            # (and a streamed body can be read once, by the request that asked for it).
-            try:
-                fetched = await self._origin_get(request)
-            except OriginError as exc:
-                return _origin_failed(exc, request.home)
         return await self._answer_fetched(request, fetched)
 
     async def _answer_fetched(self, request: CacheRequest, fetched: Fetched) -> Answer:
@@ -192,12 +196,20 @@ class EdgeCache:
             fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms, cached, fetched.rest
         )
 
-    def _shareable(self, request: CacheRequest, fetched: Fetched) -> bool:
+    def _shareable(self, request: CacheRequest, fetched: Fetched, leader: Headers) -> bool:
+        """Whether a waiter may take the leader's answer: the same response its own request would get.
+
+        A first miss on a URL keys every variant alike (what it varies on is not known yet), so the answer's
+        Vary is checked against the leader's fields, not the waiter's own. A 304 refreshes one known record,
+        whose key already holds the Vary values.
+        """
+        if fetched.status == 304:
+            return True
         directives = response_directives(fetched.headers)
         if not_storable("GET", request.headers, fetched.status, fetched.headers, directives) is not None:
             return False
         names = vary_names(fetched.headers)
-        stored = StoredResponse(fetched.status, fetched.headers, b"", 0, 0, vary_values(names, request.headers))
+        stored = StoredResponse(fetched.status, fetched.headers, b"", 0, 0, vary_values(names, leader))
         return vary_matches(stored, request.headers)
 
     async def _store(self, request: CacheRequest, fetched: Fetched) -> tuple[str, CacheRecord] | None:
@@ -235,7 +247,7 @@ class EdgeCache:
 
     async def _revalidate(self, request: CacheRequest, key: str, record: CacheRecord) -> Answer:
         try:
-            fetched, _ = await self._fetch(request, key, revalidation_headers(record.response))
+            fetched = await self._fetch(request, key, revalidation_headers(record.response))
         except (OriginError, TimeoutError) as exc:
             if usable_on_error(record.response, time.time(), self._grace, record.freshness):
                 return self._serve(request, record, "STALE", time.time())
