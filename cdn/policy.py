@@ -7,7 +7,7 @@ No I/O, no clocks (time is an argument), so every rule is a unit test. Where the
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -53,6 +53,10 @@ def response_directives(headers: Headers) -> ResponseDirectives:
         lines = header_lines(headers, name)
         if lines:
             targeted = parse_cache_control(lines)
+            if name == "surrogate-control":
+                # `content="ESI/1.0"` asks for processing, it says nothing about caching (Edge Architecture
+                # Specification): alone, it must not displace Cache-Control and its stale windows.
+                targeted = replace(targeted, extensions=tuple(e for e in targeted.extensions if e != "content"))
             # RFC 9213 §2.1: an invalid targeted field is ignored, falling back to Cache-Control.
             if targeted.present:
                 return ResponseDirectives(cache_control, targeted)

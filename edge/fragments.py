@@ -166,7 +166,13 @@ async def _wait(task: asyncio.Task[bytes | None], deadline: float, loop: asyncio
 
 # A stitched page holds one shopper's fragments: no shared cache past the edge may keep it, and validators of
 # the shared template would describe a different body.
-_TEMPLATE_ONLY = frozenset({"content-length", "etag", "last-modified", "cache-control", "surrogate-control"})
+# Every field a cache past the edge might store it by goes: CDN-Cache-Control (RFC 9213) and the vendors' own
+# targeted fields would otherwise outrank the private Cache-Control set here.
+_TEMPLATE_ONLY = frozenset(
+    {"content-length", "etag", "last-modified", "cache-control", "surrogate-control", "cdn-cache-control",
+     "cloudflare-cdn-cache-control", "akamai-cache-control", "fastly-cache-control", "vercel-cdn-cache-control",
+     "surrogate-key", "cache-tag", "expires"}
+)  # fmt: skip
 PRIVATE_PAGE = (("cache-control", "private, no-store"),)
 
 

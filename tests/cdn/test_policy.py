@@ -226,3 +226,15 @@ def test_s4_4_unsafe_methods_invalidate_same_origin_targets_only() -> None:
     assert invalidated_urls("POST", 200, url, h(location="https://evil.example/p")) == [url]
     assert invalidated_urls("POST", 500, url, ()) == []
     assert invalidated_urls("GET", 200, url, ()) == []
+
+
+def test_an_esi_processing_request_is_not_a_caching_directive() -> None:
+    # Surrogate-Control: content="ESI/1.0" alone leaves Cache-Control (and its stale windows) in charge.
+    page = (
+        ("cache-control", "public, s-maxage=1, stale-while-revalidate=60"),
+        ("surrogate-control", 'content="ESI/1.0"'),
+    )
+    assert response_directives(page).targeted is None
+    both = (("surrogate-control", 'max-age=30, content="ESI/1.0"'),)
+    targeted = response_directives(both).targeted
+    assert targeted is not None and targeted.max_age == 30 and targeted.extensions == ()

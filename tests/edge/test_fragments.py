@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from edge.fragments import Include, TooManyIncludes, parse, stitch, wants_esi
+from edge.fragments import Include, TooManyIncludes, parse, stitch, stitched_headers, wants_esi
 
 
 def run_stitch(body: bytes, fetch, budget: float = 0.5) -> tuple[bytes, list[float]]:  # type: ignore[no-untyped-def]
@@ -109,3 +109,17 @@ def test_a_disconnect_cancels_the_fragment_fetches() -> None:
 
     asyncio.run(go())
     assert sorted(cancelled) == ["/a", "/b"]
+
+
+def test_a_stitched_page_keeps_no_field_a_shared_cache_could_store_it_by() -> None:
+    template = (
+        ("content-type", "text/html"),
+        ("cache-control", "public, s-maxage=60"),
+        ("cdn-cache-control", "max-age=600"),
+        ("cloudflare-cdn-cache-control", "max-age=600"),
+        ("surrogate-key", "product:1"),
+        ("expires", "Thu, 01 Jan 2099 00:00:00 GMT"),
+        ("etag", '"abc"'),
+        ("content-length", "120"),
+    )
+    assert stitched_headers(template) == (("content-type", "text/html"), ("cache-control", "private, no-store"))
