@@ -46,9 +46,9 @@ from cdn import (
     vary_names,
 )
 from edge.cache import Answer, CacheRequest, EdgeCache, home_unavailable, problem_answer, url_tag
-from edge.cookies import cookie_names
+from edge.cookies import cookie_header, cookie_names
 from edge.exposure import ExposureLog
-from edge.forwarding import downstream_headers, upstream_headers
+from edge.forwarding import downstream_headers, for_browser_only, upstream_headers
 from edge.fragments import Include, Part, for_shopper, includes_in, stitch, stitched_headers
 from edge.geo import Geo, GeoResolver, client_ip
 from edge.handlers import (
@@ -321,7 +321,7 @@ class EdgeApp:
             choice = self._market(host, path, headers, located.country)
             origin_path, market, prefix = choice.path, choice.market, choice.prefix
             headers = (*headers, (MARKET_HEADER, market), *(((MARKET_PREFIX_HEADER, prefix),) if prefix else ()))
-        personal = self.personalizer.personalize(origin_path, market, header(headers, "cookie"), raw_query)
+        personal = self.personalizer.personalize(origin_path, market, cookie_header(headers), raw_query)
         headers += personal.headers
         context: EdgeContext | None = None
         if self.handlers:
@@ -370,23 +370,24 @@ class EdgeApp:
         if answer.status == 200 and answer.rest is None:
             parts = includes_in(answer.body, answer.headers, max_includes=self.settings.fragments.max_includes)
         if parts is not None:
-            answer = self._stitched(answer, parts, forwarded, market, header(headers, "cookie"))
-        elif answer.cached is not None and self._wire_may_answer(answer, context, personal):
+            answer = self._stitched(answer, parts, forwarded, market, cookie_header(headers))
+        elif answer.cached is not None and self._wire_may_answer(answer, context, personal, origin_path):
             self._remember_wire(scope, cache_request.primary_key, answer.cached)
         if personal.arms:
             self._expose(personal, answer.headers, market)
         return self._decorated(answer, personal, context)
 
-    @staticmethod
-    def _wire_may_answer(answer: Answer, context: EdgeContext | None, personal: Personalization) -> bool:
+    def _wire_may_answer(
+        self, answer: Answer, context: EdgeContext | None, personal: Personalization, path: str
+    ) -> bool:
         """Whether repeats of this request can be answered below ASGI: no handler runs on it, no cookie is
         due, and the page does not depend on an experiment (its exposures are recorded on this path)."""
-        if context is not None or personal.set_cookies:
-            return False
+        if context is not None or personal.set_cookies or self.personalizer.experiments.on_path(path):
+            return False  # an experiment runs here: a shopper without a sticky id must get one from this path
         return not any(name.startswith(_EXPERIMENT_PREFIX) for name in vary_names(answer.headers))
 
     def _market(self, host: str, path: str, headers: Headers, country: Callable[[], str | None]) -> MarketChoice:
-        return self.markets.resolve(host, path, header(headers, "cookie"), country)
+        return self.markets.resolve(host, path, cookie_header(headers), country)
 
     def _stitched(
         self, answer: Answer, parts: list[Part], forwarded: Callable[[], Headers], market: str, cookie: str | None
@@ -423,7 +424,9 @@ class EdgeApp:
     def _expose(self, personal: Personalization, response_headers: Headers, market: str) -> None:
         """An arm counts as seen when the response depends on it (names its header in Vary)."""
         names = vary_names(response_headers)
-        if not names or personal.sticky_id is None:
+        if not names or personal.sticky_id is None or not personal.returning:
+            # A sticky id minted just now is not counted: clients that never return cookies (bots, most
+            # scripts) would otherwise be a new exposure, and a remembered key, on every request.
             return
         for experiment, arm in personal.arms:
             if experiment.header in names:
@@ -439,8 +442,10 @@ class EdgeApp:
         if context is not None:
             removed = frozenset(context.removed_response_headers)
             headers = (*(item for item in headers if item[0] not in removed), *context.response_headers)
-        cookies = tuple(("set-cookie", value) for value in personal.set_cookies)
-        return replace(answer, headers=(*headers, *cookies), cached=None)
+        if personal.set_cookies:
+            # A cookie for one shopper: no cache past the edge may keep this answer for others.
+            headers = for_browser_only(headers) + tuple(("set-cookie", value) for value in personal.set_cookies)
+        return replace(answer, headers=headers, cached=None)
 
     def _is_home_path(self, path: str) -> bool:
         """Whole segments of the decoded path (`/%63art` is `/cart`, `/cartoons` is not), as the origin routes."""
@@ -461,7 +466,7 @@ class EdgeApp:
             choice = self._market(normalize_host(host.decode("latin-1")), path, headers, located.country)
             path, market = choice.path, choice.market
             decided[MARKET_HEADER], decided[MARKET_PREFIX_HEADER] = market, choice.prefix
-        personal = self.personalizer.personalize(path, market, header(headers, "cookie"), query)
+        personal = self.personalizer.personalize(path, market, cookie_header(headers), query)
         if personal.set_cookies:
             return None
         decided.update(personal.headers)

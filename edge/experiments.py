@@ -124,6 +124,10 @@ class Experiments:
     def __bool__(self) -> bool:
         return bool(self.all)
 
+    def on_path(self, path: str) -> bool:
+        """Some experiment runs on this path (for someone): a shopper here needs a sticky id."""
+        return any(experiment.runs_on(path) for experiment in self.all)
+
     def assign(
         self, path: str, market: str, segment: str, sticky_id: str | None, now: datetime | None = None
     ) -> list[tuple[Experiment, str]]:

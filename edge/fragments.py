@@ -26,11 +26,16 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from edge.forwarding import made_private
+
 ESI_CONTROL = re.compile(r'content\s*=\s*"?[^";,]*\bESI/1\.0', re.IGNORECASE)
 _TAG = re.compile(rb"<esi:(include|remove)\b([^>]*?)(/?)>", re.IGNORECASE)
 _ATTR = re.compile(rb'([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
 _CLOSE = {b"include": re.compile(rb"</esi:include\s*>", re.IGNORECASE),
           b"remove": re.compile(rb"</esi:remove\s*>", re.IGNORECASE)}  # fmt: skip
+
+# Validators and length of the shared template describe another body than the stitched one.
+_TEMPLATE_ONLY = frozenset({"content-length", "etag", "last-modified"})
 
 Fetch = Callable[[str], Awaitable[bytes | None]]  # a fragment's body, or None when it failed
 
@@ -164,20 +169,11 @@ async def _wait(task: asyncio.Task[bytes | None], deadline: float, loop: asyncio
         return None
 
 
-# A stitched page holds one shopper's fragments: no shared cache past the edge may keep it, and validators of
-# the shared template would describe a different body.
-# Every field a cache past the edge might store it by goes: CDN-Cache-Control (RFC 9213) and the vendors' own
-# targeted fields would otherwise outrank the private Cache-Control set here.
-_TEMPLATE_ONLY = frozenset(
-    {"content-length", "etag", "last-modified", "cache-control", "surrogate-control", "cdn-cache-control",
-     "cloudflare-cdn-cache-control", "akamai-cache-control", "fastly-cache-control", "vercel-cdn-cache-control",
-     "surrogate-key", "cache-tag", "expires"}
-)  # fmt: skip
-PRIVATE_PAGE = (("cache-control", "private, no-store"),)
-
-
 def stitched_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    return (*((name, value) for name, value in headers if name not in _TEMPLATE_ONLY), *PRIVATE_PAGE)
+    """A stitched page holds one shopper's fragments: no cache past the edge may keep it, and validators of
+    the shared template would describe a different body."""
+    kept = tuple(item for item in headers if item[0] not in _TEMPLATE_ONLY)
+    return made_private(kept, "private, no-store")
 
 
 def includes_in(body: bytes, headers: tuple[tuple[str, str], ...], *, max_includes: int) -> list[Part] | None:
@@ -196,7 +192,6 @@ def includes_in(body: bytes, headers: tuple[tuple[str, str], ...], *, max_includ
 
 __all__ = [
     "ESI_CONTROL",
-    "PRIVATE_PAGE",
     "Fetch",
     "Include",
     "Part",

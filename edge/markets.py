@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from edge.cookies import cookie_value
 
 MARKET_HEADER = "x-market"
 MARKET_COOKIE = "es_market"
@@ -61,24 +62,13 @@ class MarketResolver:
         for prefix, market in self._prefixes:
             if path == prefix or path.startswith(prefix + "/"):
                 return MarketChoice(market, path[len(prefix) :] or "/", prefix, "prefix")
-        chosen = _cookie_value(cookie, MARKET_COOKIE) if cookie else None
+        chosen = cookie_value(cookie, MARKET_COOKIE)
         if chosen in self.ids:
             return MarketChoice(chosen, path, "", "cookie")  # type: ignore[arg-type]
         where = country()
         if where is not None and (by_country := self._by_country.get(where)) is not None:
             return MarketChoice(by_country, path, "", "geo")
         return MarketChoice(self.default, path, "", "default")
-
-
-def _cookie_value(header: str, name: str) -> str | None:
-    if name not in header:
-        return None
-    try:
-        jar = SimpleCookie(header)
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None else None
 
 
 __all__ = ["MARKET_COOKIE", "MARKET_HEADER", "MarketChoice", "MarketResolver", "MarketRoute"]

@@ -77,6 +77,7 @@ class Personalization:
     headers: tuple[tuple[str, str], ...]  # what the origin and the cache's Vary see
     set_cookies: tuple[str, ...]  # Set-Cookie values for the shopper's response (never stored)
     sticky_id: str | None
+    returning: bool = False  # the sticky id came with the request (it is not one minted just now)
 
 
 class Personalizer:
@@ -104,15 +105,20 @@ class Personalizer:
         if choice.campaign_to_remember is not None:
             set_cookies.append(self._cookie(CAMPAIGN_COOKIE, choice.campaign_to_remember, self._campaign_max_age))
         sticky: str | None = None
+        returning = False
         arms: list[tuple[Experiment, str]] = []
         if self.experiments:
             sticky = cookie_value(cookie_header, STICKY_COOKIE)
-            if sticky is None or not _STICKY.fullmatch(sticky):
-                sticky = secrets.token_urlsafe(16)
-                set_cookies.append(self._cookie(STICKY_COOKIE, sticky, YEAR))
+            returning = sticky is not None and _STICKY.fullmatch(sticky) is not None
+            if not returning:
+                # Minted only where an experiment runs: assets and API calls never carry a Set-Cookie for it.
+                sticky = None
+                if self.experiments.on_path(path):
+                    sticky = secrets.token_urlsafe(16)
+                    set_cookies.append(self._cookie(STICKY_COOKIE, sticky, YEAR))
             arms = self.experiments.assign(path, market, choice.segment, sticky, now)
         headers = ((SEGMENT_HEADER, choice.segment), *((e.header, arm) for e, arm in arms))
-        return Personalization(choice.segment, arms, headers, tuple(set_cookies), sticky)
+        return Personalization(choice.segment, arms, headers, tuple(set_cookies), sticky, returning)
 
     def _cookie(self, name: str, value: str, max_age: int) -> str:
         return set_cookie(name, value, max_age=max_age, secure=self.settings.secure_cookies)

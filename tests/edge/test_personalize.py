@@ -113,7 +113,8 @@ def test_a_landing_campaign_gives_its_segment_and_is_remembered() -> None:
 
 def test_the_sticky_id_is_issued_once_and_only_with_experiments() -> None:
     assert personalizer().personalize("/", "us", None, "").set_cookies == ()
-    edge = personalizer(experiment("hero"))
+    edge = personalizer(experiment("hero", paths=["/", "/p/*"]))
+    assert edge.personalize("/static/app.css", "us", None, "").set_cookies == ()  # no experiment runs there
     first = edge.personalize("/", "us", None, "")
     assert first.sticky_id and first.set_cookies[0].startswith(f"es_sid={first.sticky_id}; Max-Age=31536000;")
     again = edge.personalize("/", "us", f"es_sid={first.sticky_id}", "")
@@ -149,3 +150,12 @@ def test_settings_refuse_nonsense() -> None:
         ExperimentSettings.model_validate({"id": "x", "variants": [{"name": "only"}]})
     with pytest.raises(ValidationError, match="end must come after start"):
         experiment("x", start=NOW, end=NOW)
+
+
+def test_other_sites_odd_cookies_do_not_hide_the_edges_own() -> None:
+    edge = personalizer(experiment("hero"))
+    sid = edge.personalize("/", "us", None, "").sticky_id
+    messy = f'prefs={{"theme": "dark"}}; x=a b; es_sid={sid}; path=C:\\tmp'
+    again = edge.personalize("/", "us", messy, "")
+    assert again.sticky_id == sid and again.set_cookies == ()
+    assert edge.personalize("/", "us", f'{segment_cookie("vip")}; bad="unterminated', "").segment == "vip"

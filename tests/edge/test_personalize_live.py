@@ -102,8 +102,9 @@ def test_exposure_is_recorded_once_per_shopper_and_only_where_the_page_depends_o
 ) -> None:
     caplog.set_level("INFO", logger="edgeshop.experiments")
     handle = httpx.get(second_edge + "/api/products").json()["items"][0]["handle"]
+    assert "set-cookie" not in httpx.get(f"{second_edge}/p/{handle}").headers  # no experiment runs there
     before = sum(EXPOSURES.labels("hero", arm)._value.get() for arm in ("control", "b"))
-    sid = httpx.get(f"{second_edge}/p/{handle}").cookies["es_sid"]  # assigned an arm, not shown one
+    sid = httpx.get(second_edge + "/").cookies["es_sid"]  # a new id: not counted until it comes back
     assert sum(EXPOSURES.labels("hero", arm)._value.get() for arm in ("control", "b")) == before
     for _ in range(3):
         httpx.get(second_edge + "/", cookies={"es_sid": sid})  # shown: the home page varies on the arm

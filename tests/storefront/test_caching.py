@@ -41,7 +41,9 @@ def test_shared_pages_carry_shared_cache_headers(client: TestClient, catalog_fac
         assert "public" in cache_control and "s-maxage=" in cache_control, url
         assert response.headers["etag"].startswith('"'), url
         assert keys <= set(response.headers["surrogate-key"].split()), url
-        assert response.headers["vary"] == "X-Market", url
+        # Only the home page reads the segment and the hero experiment, so only it is split by them.
+        expected_vary = "X-Market, X-Segment, X-Exp-Hero" if url == "/" else "X-Market"
+        assert response.headers["vary"] == expected_vary, url
         assert "set-cookie" not in response.headers, url
 
 
