@@ -8,13 +8,13 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import replace
 from http.cookiejar import CookieJar
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 from redis.asyncio import Redis
@@ -121,6 +121,29 @@ def _responded(action: Respond) -> Answer:
         if "\r" not in name + value and "\n" not in name + value:
             fields[name.lower()] = value
     return Answer(action.status, tuple(fields.items()), body, "PASS")
+
+
+_UNSETTABLE = _EDGE_DECIDED | {"host", "content-length", "transfer-encoding", "connection", "cookie"}
+
+
+def _origin_path(path: str) -> str | None:
+    """A handler's rewrite as a path on the origin, or None: anything that could reach another host (no leading
+    "/", "//host", "@host" after the base URL) is refused and logged."""
+    if not path.startswith("/") or path.startswith(("//", "/\\")):
+        log.warning("edge handler rewrite to %r refused: a path on the origin starts with a single '/'", path)
+        return None
+    return quote(path, safe="/%-._~!$&'()*+,;=:@")
+
+
+def _rewrite_fields(fields: Mapping[str, str]) -> Headers:
+    kept = []
+    for name, value in fields.items():
+        lowered = name.lower()
+        if lowered in _UNSETTABLE or lowered.startswith(_EXPERIMENT_PREFIX) or any(c in name + value for c in "\r\n"):
+            log.warning("edge handler rewrite header %r refused", name)
+            continue
+        kept.append((lowered, value))
+    return tuple(kept)
 
 
 class _Located:
@@ -325,9 +348,9 @@ class EdgeApp:
         headers += personal.headers
         context: EdgeContext | None = None
         if self.handlers:
-            request = EdgeRequest(method, host, path, query, dict(reversed(headers)), located.shopper_ip(),
-                                  located.geo(), market, personal.segment,
-                                  {e.settings.id: arm for e, arm in personal.arms})  # fmt: skip
+            request = EdgeRequest(method, host, unquote(origin_path), query, dict(reversed(headers)),
+                                  located.shopper_ip(), located.geo(), market, personal.segment,
+                                  {e.settings.id: arm for e, arm in personal.arms}, path, prefix)  # fmt: skip
             try:
                 action, context = await self.handlers.run(request)
             except HandlerFailed:
@@ -337,11 +360,11 @@ class EdgeApp:
             if isinstance(action, Redirect):
                 redirect = Answer(action.status, (("location", action.location), *_PRIVATE), b"", "PASS")
                 return self._decorated(redirect, personal, context)
-            if isinstance(action, Rewrite):
-                origin_path = action.path
-                path = prefix + action.path if prefix else action.path  # the cache key is the rewritten URL
+            if isinstance(action, Rewrite) and (rewritten := _origin_path(action.path)) is not None:
+                origin_path = rewritten
+                path = prefix + rewritten if prefix else rewritten  # the cache key is the rewritten URL
                 query = query if action.query is None else normalize_query(action.query)
-                headers += tuple((name.lower(), value) for name, value in action.headers.items())
+                headers += _rewrite_fields(action.headers)
         home = None
         if (
             self.markets

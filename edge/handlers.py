@@ -53,7 +53,7 @@ class EdgeRequest:
 
     method: str
     host: str
-    path: str  # as the shopper asked, with any market prefix
+    path: str  # what the origin will route: percent-decoded, without the market's URL prefix
     query: str  # normalized: tracking parameters gone, keys sorted
     headers: Mapping[str, str]  # lower-case names; the first value of a repeated field
     client_ip: str
@@ -61,6 +61,8 @@ class EdgeRequest:
     market: str
     segment: str
     variant: Mapping[str, str]  # experiment id -> arm, for the experiments running on this request
+    url_path: str = ""  # as the shopper asked: raw, with any market prefix
+    prefix: str = ""  # the market's URL prefix the shopper came with ("" when none)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -82,9 +84,11 @@ class Redirect:
 
 @dataclass(frozen=True, slots=True)
 class Rewrite:
-    path: str
+    path: str  # a path on the origin: starts with "/" (anything else is refused and the request passes)
     query: str | None = None  # None keeps the request's query
-    headers: Mapping[str, str] = field(default_factory=dict)  # added to what the origin receives
+    # Added to what the origin receives; responses that depend on them must say so in Vary (as for any
+    # request field). Fields only the edge decides (market, segment, arms) cannot be set here.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 Action = Respond | Redirect | Rewrite

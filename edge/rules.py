@@ -16,6 +16,7 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,6 +40,11 @@ class RedirectRule(_Rule):
     def _one_star(self) -> RedirectRule:
         if self.from_.count("*") > 1 or ("*" in self.from_ and not self.from_.endswith("*")):
             raise ValueError(f"redirect from {self.from_!r}: one '*', at the end, is all a pattern may have")
+        if self.to.count("*") > 1 or ("*" in self.to and "*" not in self.from_):
+            raise ValueError(f"redirect to {self.to!r}: at most one '*', and only when `from` has one")
+        if "*" in self.to and not self.to.startswith("/") and "/" not in self.to.split("://", 1)[1].split("*")[0]:
+            # "https://shop.example*" would let the carried path extend the host name.
+            raise ValueError(f"redirect to {self.to!r}: the '*' must come after the host's '/'")
         return self
 
 
@@ -105,16 +111,21 @@ RuleRun = Callable[[EdgeRequest, EdgeContext], "Action | None"]
 def _redirect(rule: RedirectRule) -> RuleRun:
     prefix = rule.from_.removesuffix("*")
     wildcard = rule.from_.endswith("*")
+    site_path = rule.to.startswith("/")
 
     def run(request: EdgeRequest, ctx: EdgeContext) -> Action | None:
         if wildcard:
             if not request.path.startswith(prefix):
                 return None
-            target = rule.to.replace("*", request.path[len(prefix) :], 1)
+            carried = quote(request.path[len(prefix) :], safe="/-._~!$&'()*+,;=:@")
+            target = rule.to.replace("*", carried, 1)
         elif request.path == rule.from_:
             target = rule.to
         else:
             return None
+        if site_path:
+            # Never "//host" or "/\\host", which browsers read as another site; and stay in the shopper's market.
+            target = request.prefix + "/" + target.lstrip("/\\")
         if rule.keep_query and request.query:
             target += ("&" if "?" in target else "?") + request.query
         return Redirect(target, rule.status)

@@ -44,6 +44,9 @@ async def handler(request: EdgeRequest, ctx: EdgeContext):
         raise RuntimeError("merchant bug")
     if request.header("x-beta") == "1" and request.path == "/":
         return Rewrite("/beta")
+    if request.path.startswith("/legacy"):
+        # A careless rewrite: "/legacy@evil.example/x" would become "@evil.example/x"
+        return Rewrite(request.path.removeprefix("/legacy"), headers={"x-segment": "vip", "x-via": "legacy"})
     return None
 
 async def strict(request: EdgeRequest, ctx: EdgeContext):
@@ -56,7 +59,8 @@ async def strict(request: EdgeRequest, ctx: EdgeContext):
 @pytest.fixture
 def origin() -> Iterator[str]:
     async def echo(request: Request) -> Response:
-        seen = {"path": request.url.path, "query": request.url.query, "beta": request.headers.get("x-beta")}
+        seen = {"path": request.url.path, "query": request.url.query, "beta": request.headers.get("x-beta"),
+                "segment": request.headers.get("x-segment"), "via": request.headers.get("x-via")}  # fmt: skip
         return JSONResponse(seen, headers={"cache-control": "public, max-age=60", "x-powered-by": "starlette"})
 
     app = Starlette(routes=[Route("/{path:path}", echo)])
@@ -172,3 +176,32 @@ def test_paths_no_handler_covers_keep_the_fast_path(edge: Callable[..., str]) ->
             replies.append(reader.reply())
     assert [r.via_wire for r in replies] == [False, True, True, False, False, False]
     assert all(r.field("x-later") == "scheduled" for r in replies[3:])  # the handler ran every time
+
+
+def test_rules_and_handlers_see_the_path_the_origin_routes(edge: Callable[..., str]) -> None:
+    rules = [
+        {"type": "block", "markets": ["us", "eu"], "paths": ["/checkout*"], "status": 403},
+        {"type": "redirect", "from": "/old/*", "to": "/*", "status": 301},
+    ]
+    url = edge(rules=rules, markets=[{"id": "us", "countries": ["US"]}, {"id": "eu", "url_prefix": "/eu"}])
+    for spelling in ("/checkout", "/%63heckout", "/eu/checkout"):
+        assert httpx.get(url + spelling).status_code == 403, spelling
+    assert httpx.get(url + "/old/tents").headers["location"] == "/tents"
+    assert httpx.get(url + "/eu/old/tents").headers["location"] == "/eu/tents"  # stays in the market
+    for sneaky in ("/old//evil.example/x", "/old/%5Cevil.example", "/old/\\evil.example"):
+        location = httpx.get(url + sneaky).headers["location"]
+        assert not location.startswith(("//", "/\\")), (sneaky, location)
+
+
+def test_a_rewrite_cannot_leave_the_origin_or_set_what_the_edge_decides(edge: Callable[..., str]) -> None:
+    url = edge(handlers=[{"module": "shop_edge:handler"}])
+    seen = json.loads(httpx.get(url + "/legacy@evil.example/x").text)
+    assert seen["path"] == "/legacy@evil.example/x"  # refused: the request went on as it was
+    kept = json.loads(httpx.get(url + "/legacy/shop").text)
+    assert kept["path"] == "/shop" and kept["via"] == "legacy"
+    assert kept["segment"] == "new"  # the handler's "vip" was refused: segments are the edge's to decide
+
+
+def test_a_redirect_target_cannot_extend_the_host() -> None:
+    with pytest.raises(ValidationError, match="after the host"):
+        EdgeSettings.model_validate({"rules": [{"type": "redirect", "from": "/x/*", "to": "https://shop.example*"}]})
