@@ -7,6 +7,9 @@ anything else, so a shopper cannot make themselves a VIP.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,9 +52,15 @@ class CartCookie:
         response.delete_cookie(CART_COOKIE, path="/", secure=self._secure, httponly=True, samesite="lax")
 
 
+def segment_key(secret_key: bytes) -> str:
+    """The key segment cookies are signed with, derived from the shop's secret: the edge gets this one only,
+    so an edge node never holds what signs carts, CSRF tokens and order links."""
+    return hmac.new(secret_key, b"edgeshop segment cookie", hashlib.sha256).hexdigest()
+
+
 class SegmentCookie:
     def __init__(self, secret_key: bytes, *, secure: bool, vip_after_orders: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=SEGMENT_SALT)
+        self._serializer = URLSafeTimedSerializer(segment_key(secret_key).encode(), salt=SEGMENT_SALT)
         self._secure = secure
         self._vip_after = vip_after_orders
 

@@ -28,7 +28,7 @@ from origin import (
     media_routes,
     reindex,
 )
-from storefront import storefront_exception_handlers, storefront_routes
+from storefront import segment_key, storefront_exception_handlers, storefront_routes
 from wrangler_py.config import LoadedConfig
 
 log = logging.getLogger("edgeshop.origin")
@@ -47,13 +47,22 @@ def secret_key(loaded: LoadedConfig) -> bytes:
     return path.read_text().strip().encode()
 
 
-def edge_settings(loaded: LoadedConfig) -> EdgeSettings:
-    """The composed [edge] settings, with the shop's secret to verify the segment cookies the origin signs."""
+def edge_settings(loaded: LoadedConfig, *, generate_secret: bool = True) -> EdgeSettings:
+    """The composed [edge] settings, with the key that verifies the segment cookies the origin signs.
+
+    The edge gets a key derived for that one purpose, never the shop's secret itself. A standalone edge
+    (`generate_secret=False`) uses only a configured `origin.secret_key`: a key generated on its own host
+    would differ from the origin's, and every segment cookie would be refused.
+    """
     settings = loaded.config.edge_settings()
     if settings.personalization.secret is not None:
         return settings
-    personalization = settings.personalization.model_copy(update={"secret": SecretStr(secret_key(loaded).decode())})
-    return settings.model_copy(update={"personalization": personalization})
+    if loaded.config.origin.secret_key is None and not generate_secret:
+        if any(rule.cookie for rule in settings.personalization.segments):
+            log.warning("segment cookies cannot be verified here: set origin.secret_key (as env:NAME) for this edge")
+        return settings
+    key = SecretStr(segment_key(secret_key(loaded)))
+    return settings.model_copy(update={"personalization": settings.personalization.model_copy(update={"secret": key})})
 
 
 async def prepare_embedded_data(connectors: Connectors, products: int, price_list: str, *, seed: int = 42) -> str:

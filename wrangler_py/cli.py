@@ -151,7 +151,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
     from wrangler_py.apps import edge_settings
 
     loaded = _load(args) if Path(args.config).is_file() else None
-    settings = edge_settings(loaded) if loaded is not None else EdgeSettings()
+    settings = edge_settings(loaded, generate_secret=False) if loaded is not None else EdgeSettings()
     settings = settings.model_copy(update={"origin": args.origin, "port": args.port or settings.port})
     print(f"edge: http://{args.host or settings.host}:{settings.port}/ -> {args.origin}", flush=True)
     config = server_config(

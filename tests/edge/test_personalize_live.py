@@ -11,6 +11,7 @@ import pytest
 from edge import EdgeApp, server_config
 from edge.exposure import EXPOSURES
 from edge.segments import segment_serializer
+from storefront import segment_key
 from tests.conftest import LiveOrigin, free_port
 from tests.edge.live import serve
 from wrangler_py.apps import edge_settings
@@ -87,7 +88,7 @@ def test_arms_are_sticky_split_the_cache_only_where_a_page_varies_and_agree_acro
 
 def test_a_signed_segment_cookie_is_honoured_and_a_forged_one_ignored(store: LiveOrigin) -> None:
     edge = store.edge_url
-    secret = (store.data_dir / "secret_key").read_text().strip().encode()
+    secret = segment_key((store.data_dir / "secret_key").read_text().strip().encode()).encode()
     signed = segment_serializer(secret).dumps({"s": "returning", "n": 1})
     forged = segment_serializer(b"not-the-shop-secret").dumps({"s": "returning", "n": 1})
     assert welcomed(httpx.get(edge + "/", cookies={"es_seg": signed}))

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from connectors.payments.builtin import TEST_CARDS
 from edge.segments import segment_serializer
 from origin.store import Store
+from storefront import segment_key
 from tests.storefront.conftest import SAME_ORIGIN, SECRET_KEY, add_to_cart, hidden, run, set_cart_cookie
 
 ADDRESS = {
@@ -117,7 +118,7 @@ def test_successful_checkout_and_the_order_page(shopper: TestClient, store: Stor
     assert again.headers["location"] == response.headers["location"]
 
     # After an order the shopper is "returning" to the edge: a segment cookie it can verify, counted once.
-    verifier = segment_serializer(SECRET_KEY)
+    verifier = segment_serializer(segment_key(SECRET_KEY).encode())
     assert verifier.loads(shopper.cookies["es_seg"]) == {"s": "returning", "n": 1, "o": order_id}
     assert "HttpOnly" in response.headers["set-cookie"]
 
