@@ -154,20 +154,35 @@ class RouteVariants:
         return " × ".join(f"{what} ({n})" for what, n in self.factors) + f" = {self.count}"
 
 
+def _literal(pattern: str) -> str:
+    cut = min((i for i, c in enumerate(pattern) if c in "*?["), default=len(pattern))
+    return pattern[:cut]
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether some path could match both globs (erring towards yes: the bound must not be underestimated)."""
+    if a == _literal(a):
+        return fnmatchcase(a, b)
+    if b == _literal(b):
+        return fnmatchcase(b, a)
+    first, second = _literal(a), _literal(b)
+    return first.startswith(second) or second.startswith(first)
+
+
 def variants_per_route(experiments: Sequence[ExperimentSettings], markets: int, segments: int) -> list[RouteVariants]:
     """The most cached copies one URL of each experiment route can have: markets × segments × arms.
 
-    The worst case: it assumes a page varies on the segment and on every experiment that runs on it. An
+    The worst case: it assumes a page varies on the segment and on every experiment that may run on it. An
     experiment that not everyone gets (traffic share, targeting, dates) adds the page without it as one more
-    variant. Routes are the experiments' own path patterns; one pattern runs into another when either
-    matches the other as a glob (`/p/*` and `/p/tent`, or `/*` and anything).
+    variant. Routes are the experiments' own path patterns (`/*` when there are none); two patterns are taken
+    to meet unless their literal beginnings part (`/p/*` and `/*/tent` meet, `/p/*` and `/c/*` do not).
     """
-    routes = sorted({pattern for e in experiments for pattern in e.paths})
+    routes = sorted({pattern for e in experiments for pattern in e.paths}) or ["/*"]
     found = []
     for route in routes:
         factors: list[tuple[str, int]] = [("markets", markets), ("segments", segments)]
         for e in experiments:
-            if any(fnmatchcase(route, p) or fnmatchcase(p, route) for p in e.paths):
+            if any(_overlap(route, p) for p in e.paths):
                 arms = sum(1 for arm in e.variants if arm.weight) + (0 if e.always_on else 1)
                 factors.append((f"experiment {e.id}", arms))
         count = 1
@@ -183,10 +198,11 @@ def check_variant_bound(experiments: Sequence[ExperimentSettings], *, markets: i
     if over:
         worst = max(over, key=lambda rv: rv.count)
         multiplying = [what.removeprefix("experiment ") for what, _ in worst.factors if what.startswith("experiment ")]
+        there = f"experiments multiplying there: {', '.join(multiplying)}" if multiplying else "no experiments"
         raise ValueError(
             f"route {worst.route!r} could be cached in {worst.explain()} variants, above the bound of {bound} "
-            f"(edge.personalization.max_variants_per_route); experiments multiplying there: "
-            f"{', '.join(multiplying)}. Narrow their paths, targeting or arms, or raise the bound."
+            f"(edge.personalization.max_variants_per_route); {there}. Narrow their paths, targeting or arms, "
+            f"use fewer markets or segments, or raise the bound."
         )
 
 

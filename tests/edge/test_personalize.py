@@ -159,3 +159,16 @@ def test_other_sites_odd_cookies_do_not_hide_the_edges_own() -> None:
     again = edge.personalize("/", "us", messy, "")
     assert again.sticky_id == sid and again.set_cookies == ()
     assert edge.personalize("/", "us", f'{segment_cookie("vip")}; bad="unterminated', "").segment == "vip"
+
+
+def test_the_bound_counts_globs_that_meet_and_markets_times_segments_alone() -> None:
+    three = [{"name": n} for n in ("a", "b", "c")]
+    overlapping = [experiment("pdp", paths=["/p/*"], variants=three), experiment("tent", paths=["/*/tent"],
+                   variants=three)]  # fmt: skip
+    counts = {rv.route: rv.count for rv in variants_per_route(overlapping, markets=3, segments=4)}
+    assert counts == {"/p/*": 3 * 4 * 3 * 3, "/*/tent": 3 * 4 * 3 * 3}  # /p/tent can be in both
+    apart = [experiment("pdp", paths=["/p/*"], variants=three), experiment("cat", paths=["/c/*"], variants=three)]
+    assert {rv.route: rv.count for rv in variants_per_route(apart, markets=1, segments=1)} == {"/c/*": 3, "/p/*": 3}
+    many = PersonalizationSettings(segments=[SegmentRule(name=f"s{i}") for i in range(10)], max_variants_per_route=20)
+    with pytest.raises(ValueError, match="no experiments"):
+        many.check_bound(markets=3)
