@@ -89,6 +89,9 @@ _EXPERIMENT_PREFIX = "x-exp-"
 _NOT_FOR_FRAGMENTS = frozenset({"if-none-match", "if-modified-since", "range", "if-range", "accept-encoding",
                                 "cache-control", "pragma"})  # fmt: skip
 MAX_PURGE_BODY = 2**20
+# Parsed pages kept for stitching: bodies are shared with L1, so this costs little beyond the parts.
+_MEMO_PAGES = 256
+_MEMO_BODY_BYTES = 512 * 1024
 
 log = logging.getLogger("edgeshop.edge")
 
@@ -238,13 +241,14 @@ class EdgeApp:
             max_object_bytes=settings.cache.max_object_bytes,
             trusted_since=trusted_since,
         )
+        self._parsed: dict[int, tuple[bytes, list[Part]]] = {}
         self.personalizer = Personalizer(settings.personalization)
         self.exposures = ExposureLog(self._redis[0] if self._redis else None, settings.redis_prefix)
         experiment_headers = self.personalizer.experiments.headers
         # The wire path compares Vary on these with the edge's decision: an unassigned experiment is "".
         self._undecided = dict.fromkeys((*_EDGE_DECIDED, *experiment_headers), "")
         registered = [
-            Registered(h.module, load_handler(h.module, project_dir), tuple(h.paths), h.on_error)
+            Registered(h.module, load_handler(h.module, project_dir), tuple(h.paths), h.on_error, h.timeout_ms / 1000)
             for h in settings.handlers
         ]
         self.handlers = HandlerChain([*compile_rules(settings.rules), *registered], kv)
@@ -347,8 +351,8 @@ class EdgeApp:
         personal = self.personalizer.personalize(origin_path, market, cookie_header(headers), raw_query)
         headers += personal.headers
         context: EdgeContext | None = None
-        if self.handlers:
-            request = EdgeRequest(method, host, unquote(origin_path), query, dict(reversed(headers)),
+        if self.handlers and self.handlers.covers(routed := unquote(origin_path)):
+            request = EdgeRequest(method, host, routed, query, dict(reversed(headers)),
                                   located.shopper_ip(), located.geo(), market, personal.segment,
                                   {e.settings.id: arm for e, arm in personal.arms}, path, prefix)  # fmt: skip
             try:
@@ -389,9 +393,7 @@ class EdgeApp:
             home=home,
         )
         answer = await self.cache.handle(cache_request)
-        parts = None
-        if answer.status == 200 and answer.rest is None:
-            parts = includes_in(answer.body, answer.headers, max_includes=self.settings.fragments.max_includes)
+        parts = self._includes(answer) if answer.status == 200 and answer.rest is None else None
         if parts is not None:
             answer = self._stitched(answer, parts, forwarded, market, cookie_header(headers))
         elif answer.cached is not None and self._wire_may_answer(answer, context, personal, origin_path):
@@ -411,6 +413,20 @@ class EdgeApp:
 
     def _market(self, host: str, path: str, headers: Headers, country: Callable[[], str | None]) -> MarketChoice:
         return self.markets.resolve(host, path, cookie_header(headers), country)
+
+    def _includes(self, answer: Answer) -> list[Part] | None:
+        """The page's parts when it is to be stitched. A cached page's body is the same object hit after hit,
+        so its parse is kept (bounded) instead of scanning the markup on every request."""
+        body = answer.body
+        memo = self._parsed.get(id(body))
+        if memo is not None and memo[0] is body:
+            return memo[1]
+        parts = includes_in(body, answer.headers, max_includes=self.settings.fragments.max_includes)
+        if parts is not None and len(body) <= _MEMO_BODY_BYTES:
+            if len(self._parsed) >= _MEMO_PAGES:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[id(body)] = (body, parts)
+        return parts
 
     def _stitched(
         self, answer: Answer, parts: list[Part], forwarded: Callable[[], Headers], market: str, cookie: str | None

@@ -68,8 +68,11 @@ class ExposureLog:
                                  "market": market, "segment": segment, "shopper": shopper}))  # fmt: skip
 
     async def drain(self) -> None:
-        if self._pending:
-            await asyncio.wait(self._pending, timeout=2.0)
+        if not self._pending:
+            return
+        _, pending = await asyncio.wait(set(self._pending), timeout=2.0)
+        for task in pending:
+            task.cancel()
 
 
 __all__ = ["EXPOSURES", "ExposureLog"]

@@ -45,6 +45,7 @@ class HandlerSettings(BaseModel):
     module: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description='"package.module:function"')
     paths: list[str] = Field(default_factory=lambda: ["/*"], description="globs of the paths it runs on")
     on_error: Literal["continue", "fail"] = "continue"
+    timeout_ms: int = Field(default=1000, ge=1, le=30_000, description="longer counts as a failure (on_error)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +169,16 @@ class EdgeContext:
         self.removed_response_headers.append(name.lower())
 
 
+async def drain_tasks(tasks: set[asyncio.Task[Any]], grace_seconds: float) -> None:
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(set(tasks), timeout=grace_seconds)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1.0)
+
+
 def _finished(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("edge handler background work failed", exc_info=task.exception())
@@ -186,6 +197,7 @@ class Registered:
     run: Handler
     paths: tuple[str, ...]
     on_error: str
+    timeout: float = 1.0  # seconds
 
     def applies(self, path: str) -> bool:
         return any(fnmatchcase(path, pattern) for pattern in self.paths)
@@ -231,6 +243,10 @@ class HandlerChain:
     def __bool__(self) -> bool:
         return bool(self.handlers)
 
+    def covers(self, path: str) -> bool:
+        """Some handler runs on this path (else the edge need not build a request for them at all)."""
+        return any(handler.applies(path) for handler in self.handlers)
+
     async def run(self, request: EdgeRequest) -> tuple[Action | None, EdgeContext | None]:
         """The first answer or redirect wins; rewrites accumulate (a later handler sees the rewritten path).
 
@@ -245,8 +261,9 @@ class HandlerChain:
             if ctx is None:
                 ctx = EdgeContext(self.kv, self.background)
             try:
-                action = await handler.run(request, ctx)
-            except Exception as exc:
+                async with asyncio.timeout(handler.timeout):
+                    action = await handler.run(request, ctx)
+            except Exception as exc:  # TimeoutError included: a hung handler fails like a raising one
                 log.exception("edge handler %s failed on %s %s", handler.name, request.method, request.path)
                 if handler.on_error == "fail":
                     raise HandlerFailed(handler.name) from exc
@@ -259,9 +276,8 @@ class HandlerChain:
         return rewrite, ctx
 
     async def drain(self, grace_seconds: float = 5.0) -> None:
-        """At shutdown: let `wait_until` work finish, for a bounded time."""
-        if self.background:
-            await asyncio.wait(self.background, timeout=grace_seconds)
+        """At shutdown: let `wait_until` work finish, for a bounded time, then cancel what is left."""
+        await drain_tasks(self.background, grace_seconds)
 
 
 def _merged(earlier: Rewrite | None, later: Rewrite) -> Rewrite:
@@ -290,5 +306,6 @@ __all__ = [
     "Registered",
     "Respond",
     "Rewrite",
+    "drain_tasks",
     "load_handler",
 ]

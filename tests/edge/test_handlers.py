@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ async def handler(request: EdgeRequest, ctx: EdgeContext):
         return None
     if request.path == "/boom":
         raise RuntimeError("merchant bug")
+    if request.path == "/hang":
+        await asyncio.sleep(30)
     if request.header("x-beta") == "1" and request.path == "/":
         return Rewrite("/beta")
     if request.path.startswith("/legacy"):
@@ -205,3 +208,11 @@ def test_a_rewrite_cannot_leave_the_origin_or_set_what_the_edge_decides(edge: Ca
 def test_a_redirect_target_cannot_extend_the_host() -> None:
     with pytest.raises(ValidationError, match="after the host"):
         EdgeSettings.model_validate({"rules": [{"type": "redirect", "from": "/x/*", "to": "https://shop.example*"}]})
+
+
+def test_a_hung_handler_times_out_and_the_request_goes_on(edge: Callable[..., str]) -> None:
+    url = edge(handlers=[{"module": "shop_edge:handler", "timeout_ms": 100}])
+    started = time.perf_counter()
+    answer = httpx.get(url + "/hang", timeout=10)
+    assert answer.status_code == 200 and json.loads(answer.text)["path"] == "/hang"
+    assert time.perf_counter() - started < 2
