@@ -395,7 +395,14 @@ class EdgeApp:
         answer = await self.cache.handle(cache_request)
         parts = self._includes(answer) if answer.status == 200 and answer.rest is None else None
         if parts is not None:
-            answer = self._stitched(answer, parts, forwarded, market, cookie_header(headers))
+            stitched = self._stitched(answer, parts, forwarded, market, cookie_header(headers))
+            # Every include fell back for want of a cookie: the same bytes for every shopper without one.
+            cached = answer.cached if stitched.rest is None else None
+            if cached is not None and self._wire_may_answer(answer, context, personal, origin_path):
+                needs = sorted({p.requires_cookie for p in parts if isinstance(p, Include) and p.requires_cookie})
+                sent = (stitched.headers, stitched.body)
+                self._remember_wire(scope, cache_request.primary_key, cached, sent, tuple(needs))
+            answer = stitched
         elif answer.cached is not None and self._wire_may_answer(answer, context, personal, origin_path):
             self._remember_wire(scope, cache_request.primary_key, answer.cached)
         if personal.arms:
@@ -511,11 +518,19 @@ class EdgeApp:
         decided.update(personal.headers)
         return decided
 
-    def _remember_wire(self, scope: Scope, primary: str, cached: tuple[str, CacheRecord]) -> None:
+    def _remember_wire(
+        self,
+        scope: Scope,
+        primary: str,
+        cached: tuple[str, CacheRecord],
+        as_sent: tuple[Headers, bytes] | None = None,
+        unless_cookies: tuple[str, ...] = (),
+    ) -> None:
         hosts = [value for name, value in scope["headers"] if name == b"host"]
         if len(hosts) == 1:
             raw_path, query = scope.get("raw_path") or scope["path"].encode(), scope.get("query_string", b"")
-            self.wire.remember(hosts[0], raw_path + b"?" + query if query else raw_path, primary, *cached)
+            target = raw_path + b"?" + query if query else raw_path
+            self.wire.remember(hosts[0], target, primary, *cached, as_sent=as_sent, unless_cookies=unless_cookies)
 
     async def _pass(
         self,

@@ -219,7 +219,7 @@ def load_handler(spec: str, project_dir: Path | None = None) -> Handler:
         raise ValueError(f"edge handler {spec!r}: {module_name} has no function {function_name!r}")
     if not asyncio.iscoroutinefunction(handler):
         raise ValueError(f"edge handler {spec!r} must be an async function (async def)")
-    return handler  # type: ignore[no-any-return]
+    return handler
 
 
 def _forget_if_elsewhere(top: str, project_dir: Path) -> None:

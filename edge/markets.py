@@ -64,7 +64,7 @@ class MarketResolver:
                 return MarketChoice(market, path[len(prefix) :] or "/", prefix, "prefix")
         chosen = cookie_value(cookie, MARKET_COOKIE)
         if chosen in self.ids:
-            return MarketChoice(chosen, path, "", "cookie")  # type: ignore[arg-type]
+            return MarketChoice(chosen, path, "", "cookie")
         where = country()
         if where is not None and (by_country := self._by_country.get(where)) is not None:
             return MarketChoice(by_country, path, "", "geo")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
 
-from cdn import CacheRecord, MemoryStore
+from cdn import CacheRecord, Headers, MemoryStore
 from edge.forwarding import downstream_headers
 
 # Request fields that make the ASGI path answer differently from a plain fresh hit (RFC 9111 §5.2.1, §4.3.2;
@@ -64,6 +64,9 @@ class _Ready:
     tail: bytes = b""
     # When L1 is next told this record is in use (once a second is enough for its LRU order).
     touch_at: float = 0.0
+    # A page stitched at the edge is ready-made only for shoppers without these cookies (`name=` bytes):
+    # for them every include is its fallback; anyone else needs the ASGI path to fetch their fragments.
+    unless_cookies: tuple[bytes, ...] = ()
 
     @property
     def size(self) -> int:
@@ -131,8 +134,22 @@ class WireHits:
     def __len__(self) -> int:
         return len(self._ready)
 
-    def remember(self, host: bytes, target: bytes, primary_key: str, key: str, record: CacheRecord) -> None:
-        """Arm the wire path for these request bytes with a record the ASGI path just served as fresh."""
+    def remember(
+        self,
+        host: bytes,
+        target: bytes,
+        primary_key: str,
+        key: str,
+        record: CacheRecord,
+        *,
+        as_sent: tuple[Headers, bytes] | None = None,
+        unless_cookies: tuple[str, ...] = (),
+    ) -> None:
+        """Arm the wire path for these request bytes with a record the ASGI path just served as fresh.
+
+        `as_sent`: the headers and body actually sent when they differ from the record's (a page whose
+        includes all fell back), valid only for requests without any of `unless_cookies`.
+        """
         fresh = record.freshness
         if record.stale or fresh.always_revalidate:
             return  # soft-purged, or no-cache (RFC 9111 §5.2.2.4): every use is the origin's to confirm
@@ -143,11 +160,12 @@ class WireHits:
         if any(ready.record is record for ready in known):
             return
         response = record.response
+        sent_headers, body = as_sent if as_sent is not None else (response.headers, response.body)
         lines = [_status_line(response.status)]
-        lines.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in downstream_headers(response.headers))
+        lines.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in downstream_headers(sent_headers))
         lines.append(self._fields)
         if response.status not in BODYLESS:
-            lines.append(b"content-length: %d\r\n" % len(response.body))
+            lines.append(b"content-length: %d\r\n" % len(body))
         lines.append(b"age: ")
         names = tuple(name for name, _ in response.vary)
         ready = _Ready(
@@ -156,13 +174,14 @@ class WireHits:
             key=key,
             record=record,
             head=b"".join(lines),
-            body=response.body,
+            body=body,
             fresh_until=fresh.fresh_until,
             age_base=fresh.response_time - fresh.initial_age,
             vary=tuple((name.encode("latin-1"), value) for name, value in response.vary),
             vary_names=names,
             derives=any(name in self._derived_names for name in names),
             stale_until=fresh.fresh_until + (0.0 if fresh.strict else fresh.stale_while_revalidate),
+            unless_cookies=tuple(f"{name}=".encode("latin-1") for name in unless_cookies),
         )
         if ready.size > self._max_bytes:
             return  # larger than the whole table: the ASGI path keeps answering it
@@ -188,6 +207,7 @@ class WireHits:
     ) -> list[bytes] | None:
         """The response's bytes for a GET or HEAD, or None when the ASGI path must answer it."""
         host = None
+        cookies = b""
         for name, value in headers:
             if name in _ASGI_ONLY:
                 return None
@@ -195,6 +215,8 @@ class WireHits:
                 if host is not None:
                     return None  # two Host fields: let the ASGI path (and its allow-list) deal with it
                 host = value
+            elif name == b"cookie":
+                cookies += value
         if host is None:
             return None
         variants = self._ready.get(host + b" " + target)
@@ -215,6 +237,8 @@ class WireHits:
                 break
         else:
             return None
+        if ready.unless_cookies and cookies and any(name in cookies for name in ready.unless_cookies):
+            return None  # this shopper has a fragment to fetch
         now = time.time()
         record = ready.record
         stale = now >= ready.fresh_until

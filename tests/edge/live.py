@@ -55,11 +55,26 @@ class Reader:
         fields = [(k.lower(), v) for k, v in (line.split(": ", 1) for line in lines)]
         status = int(status_line.split()[1])
         bodyless = head or status in (204, 304)  # RFC 9112 §6.3
+        if not bodyless and ("transfer-encoding", "chunked") in fields:
+            return Reply(status, fields, self._chunked())
         size = 0 if bodyless else int(next(v for k, v in fields if k == "content-length"))
         while len(self.buffer) < size:
             self._fill()
         body, self.buffer = self.buffer[:size], self.buffer[size:]
         return Reply(status, fields, body)
+
+    def _chunked(self) -> bytes:
+        body = b""
+        while True:
+            while b"\r\n" not in self.buffer:
+                self._fill()
+            line, _, self.buffer = self.buffer.partition(b"\r\n")
+            size = int(line.split(b";")[0], 16)
+            while len(self.buffer) < size + 2:
+                self._fill()
+            body, self.buffer = body + self.buffer[:size], self.buffer[size + 2 :]
+            if size == 0:
+                return body  # no trailers from these servers
 
 
 def request(path: str, *extra: str, method: str = "GET", version: str = "1.1") -> bytes:

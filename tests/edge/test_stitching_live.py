@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from starlette.routing import Route
 
 from edge import EdgeApp, EdgeSettings, server_config
 from tests.conftest import LiveOrigin, free_port
-from tests.edge.live import serve
+from tests.edge.live import Reader, request, serve
 
 BADGE = re.compile(r'data-cart-badge>(?:<span class="cart-count">(\d+)<)?')
 
@@ -101,6 +102,11 @@ def fragment_origin() -> Iterator[str]:
         await asyncio.sleep(3)
         return PlainTextResponse("too late")
 
+    async def conditional(request: Request) -> Response:
+        body = '<p>cart:<esi:include src="/f/echo" requires-cookie="es_cart">none</esi:include></p>'
+        return Response(body, media_type="text/html", headers={"cache-control": "public, s-maxage=60",
+                                                                "surrogate-control": 'content="ESI/1.0"'})  # fmt: skip
+
     async def unmarked(request: Request) -> Response:
         # Include markup without Surrogate-Control: the origin did not ask the edge to process it.
         return Response('<esi:include src="/f/ok"/>', media_type="text/html", headers={"cache-control": "max-age=60"})
@@ -108,7 +114,8 @@ def fragment_origin() -> Iterator[str]:
     async def echo(request: Request) -> Response:
         return PlainTextResponse(f"cart={request.cookies.get('es_cart')}", headers={"cache-control": "private"})
 
-    routes = {"/": page, "/f/ok": ok, "/f/broken": broken, "/f/slow": slow, "/f/echo": echo, "/unmarked": unmarked}
+    routes = {"/": page, "/f/ok": ok, "/f/broken": broken, "/f/slow": slow, "/f/echo": echo, "/unmarked": unmarked,
+              "/conditional": conditional}  # fmt: skip
     app = Starlette(routes=[Route(path, endpoint) for path, endpoint in routes.items()])
     port = free_port()
     server, thread = serve(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -147,6 +154,27 @@ def test_include_markup_is_processed_only_when_the_origin_asks(fragment_origin: 
             assert raw.text == '<esi:include src="/f/ok"/>'
             assert raw.headers["cache-control"] == "max-age=60"  # still a shared, cacheable page
         assert raw.headers["x-cache"] == "HIT"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+def test_shoppers_without_the_cookie_get_the_fallback_page_from_the_fast_path(fragment_origin: str) -> None:
+    port = free_port()
+    server, thread = serve(server_config(EdgeApp(EdgeSettings(origin=fragment_origin)), host="127.0.0.1", port=port))  # type: ignore[arg-type]
+    host = f"Host: 127.0.0.1:{port}".encode()
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            reader = Reader(sock)
+            replies = []
+            for cookie in ("", "", "x=1", "es_cart=c-7", "", "es_cart=c-8; x=1"):
+                extra = (f"Cookie: {cookie}",) if cookie else ()
+                sock.sendall(request("/conditional", *extra).replace(b"Host: shop.test", host))
+                replies.append(reader.reply())
+        assert [r.via_wire for r in replies] == [False, True, True, False, True, False]
+        assert [r.body for r in replies] == [b"<p>cart:none</p>"] * 3 + [b"<p>cart:cart=c-7</p>", b"<p>cart:none</p>",
+                                              b"<p>cart:cart=c-8</p>"]  # fmt: skip
+        assert all(r.field("cache-control") == "private, no-store" for r in replies)
     finally:
         server.should_exit = True
         thread.join(5)
