@@ -1,0 +1,255 @@
+"""The one HTTP client every vendor adapter talks through: timeouts, retries, 429s, a breaker, metrics.
+
+Policy, the same for every vendor:
+
+- **Timeouts** per vendor (connect and read). A read timeout is retried only when the call is idempotent:
+  GET/HEAD/PUT/DELETE, or a POST that carries an idempotency key (a payment is never retried without one).
+  A connection that was never made sent nothing, so it is retried for any call.
+- **Retries** with exponential backoff and full jitter, at most `retries` more attempts, on timeouts,
+  transport errors and 500/502/503/504 (idempotent calls) and on 429 (any call: the vendor refused it
+  unprocessed). A 429's `Retry-After` (seconds or an HTTP date) is honoured up to `max_retry_after_seconds`;
+  a longer wait is not made on a shopper's request: it fails as unavailable, safe to retry later.
+- **Circuit breaker** per vendor: `breaker_failures` failures in a row open it for `breaker_open_seconds`,
+  then one trial call decides (half-open). While open, calls fail at once with VendorUnavailable.
+- **Errors** are normalized (`connectors.errors`), naming the vendor and whether a retry is safe: 401/403
+  → VendorMisconfigured, exhausted 429/5xx → VendorUnavailable, timeouts → VendorTimeout. Other answers,
+  4xx included, go back to the adapter, which knows the vendor's error bodies.
+- **Metrics** per vendor and call (latency histogram, outcomes, breaker state); logs never carry the
+  request's headers, body or query values (tokens and card data live there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.errors import ConnectorError, VendorMisconfigured, VendorTimeout, VendorUnavailable
+
+log = logging.getLogger("edgeshop.connectors")
+
+VENDOR_SECONDS = Histogram(
+    "edgeshop_vendor_request_seconds",
+    "Vendor API call latency, per attempt",
+    ["vendor", "call", "outcome"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+VENDOR_ERRORS = Counter("edgeshop_vendor_errors", "Vendor API calls that failed, by kind", ["vendor", "call", "kind"])
+VENDOR_BREAKER_OPEN = Gauge("edgeshop_vendor_breaker_open", "1 while the vendor's circuit breaker is open", ["vendor"])
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class VendorHttpSettings(BaseModel):
+    """`[connectors.<capability>.http]`: how patient to be with this vendor."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    read_timeout_seconds: float = Field(default=5.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=5, description="more attempts after the first, when safe")
+    backoff_seconds: float = Field(default=0.2, ge=0, description="first backoff; doubles per attempt")
+    max_retry_after_seconds: float = Field(default=5.0, ge=0, description="longest 429 Retry-After waited for")
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_open_seconds: float = Field(default=30.0, gt=0)
+
+
+@dataclass(slots=True)
+class CircuitBreaker:
+    """closed → open after `failures` failures in a row → half-open after `open_seconds` (one trial)."""
+
+    vendor: str
+    failures_to_open: int
+    open_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    failures: int = 0
+    opened_at: float | None = None
+    trial_running: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if self.clock() - self.opened_at >= self.open_seconds else "open"
+
+    def begin(self) -> bool:
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "open" or self.trial_running:
+            return False
+        self.trial_running = True  # half-open: this call finds out
+        return True
+
+    def succeeded(self) -> None:
+        if self.opened_at is not None:
+            log.warning("vendor %s answers again: circuit closed", self.vendor)
+        self.failures, self.opened_at, self.trial_running = 0, None, False
+        VENDOR_BREAKER_OPEN.labels(self.vendor).set(0)
+
+    def failed(self) -> None:
+        self.failures += 1
+        if self.trial_running or (self.opened_at is None and self.failures >= self.failures_to_open):
+            if self.opened_at is None:
+                log.warning("vendor %s failing: circuit open for %.0f s", self.vendor, self.open_seconds)
+            self.opened_at, self.trial_running = self.clock(), False
+            VENDOR_BREAKER_OPEN.labels(self.vendor).set(1)
+
+    def abandoned(self) -> None:
+        self.trial_running = False
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+@dataclass(slots=True)
+class VendorClient:
+    vendor: str
+    base_url: str
+    settings: VendorHttpSettings = field(default_factory=VendorHttpSettings)
+    headers: Mapping[str, str] = field(default_factory=dict)  # authentication, version pins
+    http: httpx.AsyncClient | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    breaker: CircuitBreaker = field(init=False)
+    _own_http: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.breaker = CircuitBreaker(self.vendor, self.settings.breaker_failures, self.settings.breaker_open_seconds)
+        if self.http is None:
+            timeout = httpx.Timeout(self.settings.read_timeout_seconds, connect=self.settings.connect_timeout_seconds)
+            self.http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+            self._own_http = True
+
+    async def aclose(self) -> None:
+        if self._own_http and self.http is not None:
+            await self.http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        call: str,
+        params: Any = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        idempotency_header: str = "Idempotency-Key",
+    ) -> httpx.Response:
+        """The vendor's answer (2xx-4xx but 401/403/429), or a normalized ConnectorError."""
+        method = method.upper()
+        idempotent = method in _IDEMPOTENT_METHODS or idempotency_key is not None
+        sent = {**self.headers, **(headers or {})}
+        if idempotency_key is not None:
+            sent[idempotency_header] = idempotency_key
+        url = self.base_url.rstrip("/") + path
+        attempts = 1 + self.settings.retries
+        for attempt in range(attempts):
+            if not self.breaker.begin():
+                VENDOR_ERRORS.labels(self.vendor, call, "circuit_open").inc()
+                raise VendorUnavailable(f"{self.vendor}: circuit open after repeated failures", vendor=self.vendor)
+            last = attempt == attempts - 1
+            started = time.perf_counter()
+            try:
+                assert self.http is not None
+                response = await self.http.request(
+                    method, url, params=params, json=json, data=data, content=content, headers=sent
+                )
+            except httpx.ConnectError as exc:  # nothing was sent: safe to try again for any call
+                self._observe(call, "connect_error", started)
+                self.breaker.failed()
+                if last:
+                    raise VendorUnavailable(f"{self.vendor}: cannot connect ({exc})", vendor=self.vendor) from exc
+            except httpx.TimeoutException as exc:
+                self._observe(call, "timeout", started)
+                self.breaker.failed()
+                if last or not idempotent:
+                    late = VendorTimeout(f"{self.vendor}: no answer in time to {call}", vendor=self.vendor)
+                    late.retryable = idempotent
+                    raise late from exc
+            except httpx.TransportError as exc:
+                self._observe(call, "transport_error", started)
+                self.breaker.failed()
+                if last or not idempotent:
+                    broken = VendorUnavailable(f"{self.vendor}: connection failed during {call}", vendor=self.vendor)
+                    broken.retryable = idempotent
+                    raise broken from exc
+            except BaseException:
+                self.breaker.abandoned()
+                raise
+            else:
+                outcome = self._judge(response, call, started, attempt, idempotent)
+                if outcome is None:
+                    return response
+                wait_hint, refusal = outcome
+                if last or (response.status_code != 429 and not idempotent) or wait_hint is None:
+                    raise refusal
+                await self.sleep(wait_hint)
+                continue
+            await self.sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")  # every path above returns, raises or continues
+
+    def _judge(
+        self, response: httpx.Response, call: str, started: float, attempt: int, idempotent: bool
+    ) -> tuple[float | None, ConnectorError] | None:
+        """None: hand the answer to the adapter. Else (seconds to wait before a retry or None, the error)."""
+        status = response.status_code
+        if status in (401, 403):
+            self._observe(call, f"http_{status}", started)
+            self.breaker.succeeded()  # the vendor answered; our credentials are the problem
+            return None, VendorMisconfigured(
+                f"{self.vendor}: credentials refused ({status}); check the API key in connectors settings",
+                vendor=self.vendor,
+            )
+        if status == 429:
+            self._observe(call, "rate_limited", started)
+            self.breaker.succeeded()
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+            wait = self.settings.backoff_seconds if wait is None else wait
+            hint = wait if wait <= self.settings.max_retry_after_seconds else None
+            return hint, VendorUnavailable(f"{self.vendor}: rate limited during {call}", vendor=self.vendor)
+        if status in _RETRY_STATUSES:
+            self._observe(call, f"http_{status}", started)
+            self.breaker.failed()
+            error = VendorUnavailable(f"{self.vendor}: answered {status} to {call}", vendor=self.vendor)
+            error.retryable = idempotent  # a 500 to a non-idempotent call may have done its work
+            return self._backoff(attempt), error
+        self._observe(call, "ok" if status < 400 else f"http_{status}", started)
+        self.breaker.succeeded()
+        return None
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter (AWS architecture blog): spreads the retries of many callers instead of syncing them.
+        return random.uniform(0, self.settings.backoff_seconds * 2**attempt)
+
+    def _observe(self, call: str, outcome: str, started: float) -> None:
+        VENDOR_SECONDS.labels(self.vendor, call, outcome).observe(time.perf_counter() - started)
+        if outcome != "ok":
+            VENDOR_ERRORS.labels(self.vendor, call, outcome).inc()
+            log.info("vendor %s %s: %s", self.vendor, call, outcome)
+
+
+__all__ = ["CircuitBreaker", "VendorClient", "VendorHttpSettings", "retry_after_seconds"]

@@ -1,0 +1,151 @@
+"""The shared vendor client: what is retried and what never is, 429s, the breaker, normalized errors."""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+import httpx
+import pytest
+import respx
+
+from connectors.errors import VendorMisconfigured, VendorTimeout, VendorUnavailable
+from connectors.http import VENDOR_ERRORS, CircuitBreaker, VendorClient, VendorHttpSettings, retry_after_seconds
+
+BASE = "https://api.vendor.test"
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def client(**settings: float) -> tuple[VendorClient, Sleeps]:
+    sleeps = Sleeps()
+    values = {"retries": 2, "backoff_seconds": 0.1, "breaker_failures": 50, **settings}
+    made = VendorClient(
+        "acme", BASE, VendorHttpSettings.model_validate(values), headers={"Authorization": "Bearer sk_test"}
+    )
+    made.sleep = sleeps
+    return made, sleeps
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_idempotent_calls_are_retried_on_5xx_and_timeouts() -> None:
+    route = respx.get(f"{BASE}/things").mock(
+        side_effect=[httpx.Response(503), httpx.ReadTimeout("slow"), httpx.Response(200, json={"ok": True})]
+    )
+    vendor, sleeps = client()
+    answer = await vendor.request("GET", "/things", call="list")
+    assert answer.json() == {"ok": True} and route.call_count == 3 and len(sleeps.waits) == 2
+    assert route.calls[0].request.headers["authorization"] == "Bearer sk_test"
+    assert all(0 <= wait <= 0.4 for wait in sleeps.waits)  # jittered, growing bounds
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_a_payment_without_an_idempotency_key_is_never_retried() -> None:
+    route = respx.post(f"{BASE}/charges").mock(side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200)])
+    vendor, _ = client()
+    with pytest.raises(VendorTimeout) as caught:
+        await vendor.request("POST", "/charges", call="charge")
+    assert route.call_count == 1 and caught.value.retryable is False and caught.value.vendor == "acme"
+    route500 = respx.post(f"{BASE}/charges500").mock(side_effect=[httpx.Response(500), httpx.Response(200)])
+    with pytest.raises(VendorUnavailable) as failed:
+        await vendor.request("POST", "/charges500", call="charge")
+    assert route500.call_count == 1 and failed.value.retryable is False
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_a_payment_with_an_idempotency_key_is_retried_with_the_same_key() -> None:
+    route = respx.post(f"{BASE}/charges").mock(side_effect=[httpx.Response(502), httpx.Response(200, json={})])
+    vendor, _ = client()
+    await vendor.request("POST", "/charges", call="charge", idempotency_key="order-42-pay-1")
+    keys = [call.request.headers["idempotency-key"] for call in route.calls]
+    assert keys == ["order-42-pay-1", "order-42-pay-1"]
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_a_connection_never_made_is_retried_for_any_call() -> None:
+    route = respx.post(f"{BASE}/charges").mock(side_effect=[httpx.ConnectError("refused"), httpx.Response(200)])
+    vendor, _ = client()
+    assert (await vendor.request("POST", "/charges", call="charge")).status_code == 200
+    assert route.call_count == 2
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_429_waits_for_retry_after_within_bounds() -> None:
+    route = respx.post(f"{BASE}/search").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(200, json={"hits": []})]
+    )
+    vendor, sleeps = client(max_retry_after_seconds=5)
+    assert (await vendor.request("POST", "/search", call="search")).status_code == 200
+    assert sleeps.waits == [2.0] and route.call_count == 2
+    respx.get(f"{BASE}/slow").mock(return_value=httpx.Response(429, headers={"Retry-After": "120"}))
+    with pytest.raises(VendorUnavailable) as caught:
+        await vendor.request("GET", "/slow", call="slow")  # too long to hold a shopper's request: fail now
+    assert caught.value.retryable and sleeps.waits == [2.0]
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_credentials_refused_is_a_configuration_error_not_retried() -> None:
+    route = respx.get(f"{BASE}/things").mock(return_value=httpx.Response(401, json={"message": "bad key"}))
+    vendor, _ = client()
+    with pytest.raises(VendorMisconfigured, match="credentials refused"):
+        await vendor.request("GET", "/things", call="list")
+    assert route.call_count == 1
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_other_client_errors_go_back_to_the_adapter() -> None:
+    respx.post(f"{BASE}/charges").mock(return_value=httpx.Response(402, json={"error": {"code": "card_declined"}}))
+    vendor, _ = client()
+    answer = await vendor.request("POST", "/charges", call="charge", idempotency_key="k")
+    assert answer.status_code == 402
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_the_breaker_opens_fails_fast_and_lets_one_trial_through() -> None:
+    now = [1000.0]
+    route = respx.get(f"{BASE}/things").mock(return_value=httpx.Response(503))
+    vendor, _ = client(retries=0, breaker_failures=3, breaker_open_seconds=30)
+    vendor.breaker.clock = lambda: now[0]
+    for _ in range(3):
+        with pytest.raises(VendorUnavailable):
+            await vendor.request("GET", "/things", call="list")
+    assert vendor.breaker.state == "open"
+    before = VENDOR_ERRORS.labels("acme", "list", "circuit_open")._value.get()
+    with pytest.raises(VendorUnavailable, match="circuit open"):
+        await vendor.request("GET", "/things", call="list")
+    assert route.call_count == 3  # failed fast, without a call
+    assert VENDOR_ERRORS.labels("acme", "list", "circuit_open")._value.get() == before + 1
+    now[0] += 31
+    route.mock(return_value=httpx.Response(200, json={}))
+    assert (await vendor.request("GET", "/things", call="list")).status_code == 200  # the trial
+    assert vendor.breaker.state == "closed"
+
+
+def test_half_open_allows_one_trial_and_a_failed_trial_reopens() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("acme", failures_to_open=1, open_seconds=10, clock=lambda: now[0])
+    breaker.failed()
+    assert breaker.state == "open" and not breaker.begin()
+    now[0] = 11
+    assert breaker.begin() and not breaker.begin()  # one trial at a time
+    breaker.failed()
+    assert breaker.state == "open" and not breaker.begin()
+
+
+def test_retry_after_reads_seconds_and_dates() -> None:
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(formatdate(1_000_030, usegmt=True), now=1_000_000) == 30.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
