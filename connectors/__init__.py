@@ -1,6 +1,6 @@
 """The uniform adapter layer: one Protocol per capability, vendor adapters, and the registry."""
 
-from connectors.cms.base import ContentEntry, ContentProvider
+from connectors.cms.base import ContentEntry, ContentEvent, ContentProvider
 from connectors.commerce.base import (
     Address,
     CatalogRecord,
@@ -30,9 +30,10 @@ from connectors.errors import (
     VendorRejected,
     VendorTimeout,
     VendorUnavailable,
+    WebhookRejected,
 )
 from connectors.money import Money, minor_unit_exponent
-from connectors.payments.base import Payment, PaymentProvider, PaymentRequest
+from connectors.payments.base import Payment, PaymentEvent, PaymentProvider, PaymentRequest
 from connectors.payments.builtin import TEST_CARDS
 from connectors.registry import Connectors, build_connectors
 from connectors.search.base import (
@@ -61,6 +62,7 @@ __all__ = [
     "Connectors",
     "ConnectorsSettings",
     "ContentEntry",
+    "ContentEvent",
     "ContentProvider",
     "FacetValue",
     "IdempotencyConflict",
@@ -74,6 +76,7 @@ __all__ = [
     "OutOfStock",
     "Payment",
     "PaymentDeclined",
+    "PaymentEvent",
     "PaymentProvider",
     "PaymentRequest",
     "Product",
@@ -93,6 +96,7 @@ __all__ = [
     "VendorRejected",
     "VendorTimeout",
     "VendorUnavailable",
+    "WebhookRejected",
     "build_connectors",
     "minor_unit_exponent",
     "render_product_svg",

@@ -8,7 +8,8 @@ ConnectorError
 ├── VendorMisconfigured      config or credentials are wrong; retrying will not help
 ├── VendorRejected           the vendor refused the request as invalid
 ├── VendorTimeout            no answer in time; safe to retry only if the call is idempotent
-└── VendorUnavailable        the vendor is down or its circuit is open
+├── VendorUnavailable        the vendor is down or its circuit is open
+└── WebhookRejected          a webhook's signature, timestamp or body did not verify; nothing was changed
 """
 
 from __future__ import annotations
@@ -59,3 +60,7 @@ class VendorTimeout(ConnectorError):
 
 class VendorUnavailable(ConnectorError):
     retryable = True
+
+
+class WebhookRejected(ConnectorError):
+    """The webhook is not from the vendor (or is too old to trust): answer 400 and change nothing."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +23,17 @@ class ContentEntry(BaseModel):
     updated_at: datetime
 
 
+class ContentEvent(BaseModel):
+    """A publish webhook, normalized: which entry changed, so its pages can be purged at the edge."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str  # the vendor's delivery or event id: a replay changes nothing
+    action: Literal["published", "unpublished", "deleted"]
+    content_type: str
+    slug: str
+
+
 class ContentProvider(Protocol):
     vendor: str
 
@@ -30,3 +42,7 @@ class ContentProvider(Protocol):
         ...
 
     async def list_entries(self, content_type: str, *, locale: str, preview: bool = False) -> list[ContentEntry]: ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[ContentEvent]:
+        """Verify the webhook (a vendor secret) and normalize it. Raises WebhookRejected."""
+        ...

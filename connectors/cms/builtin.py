@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -16,8 +17,8 @@ from typing import Any
 import anyio.to_thread
 from markdown_it import MarkdownIt
 
-from connectors.cms.base import ContentEntry
-from connectors.errors import NotFound, VendorMisconfigured
+from connectors.cms.base import ContentEntry, ContentEvent
+from connectors.errors import NotFound, VendorMisconfigured, WebhookRejected
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 _TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
@@ -156,6 +157,10 @@ class BuiltinContent:
 
     async def list_entries(self, content_type: str, *, locale: str, preview: bool = False) -> list[ContentEntry]:
         return await anyio.to_thread.run_sync(partial(self._list_entries, content_type, locale, preview))
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[ContentEvent]:
+        """Content files are watched instead (origin.content_watch): nothing calls in."""
+        raise WebhookRejected("the built-in CMS sends no webhooks", vendor="builtin")
 
     def _get_entry(self, content_type: str, slug: str, locale: str, preview: bool) -> ContentEntry:
         # Both names become path parts: anything but the safe alphabet could walk out of the content folder.

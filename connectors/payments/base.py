@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -36,6 +38,22 @@ class Payment(BaseModel):
     message: str = ""
 
 
+PaymentEventType = Literal["authorized", "captured", "failed", "refunded", "cancelled"]
+
+
+class PaymentEvent(BaseModel):
+    """A vendor's webhook notification, normalized: what happened to which payment of which order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str  # the vendor's event id: a replay of the same id changes nothing
+    type: PaymentEventType
+    payment_id: str
+    reference: str  # our order id, as sent when the payment was created
+    amount: Money | None = None
+    occurred_at: datetime | None = None
+
+
 class PaymentProvider(Protocol):
     vendor: str
 
@@ -52,3 +70,11 @@ class PaymentProvider(Protocol):
     async def cancel(self, payment_id: str, *, idempotency_key: str) -> Payment: ...
 
     async def refund(self, payment_id: str, amount: Money | None = None, *, idempotency_key: str) -> Payment: ...
+
+    async def confirm(self, payment_id: str, details: Mapping[str, str], *, idempotency_key: str) -> Payment:
+        """Finish a payment that needed the shopper (3-D Secure, a redirect) with what the vendor sent back."""
+        ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[PaymentEvent]:
+        """Verify the signature (and its age) over the raw body, then normalize. Raises WebhookRejected."""
+        ...

@@ -11,10 +11,11 @@ import hashlib
 import secrets
 import sqlite3
 import time
+from collections.abc import Mapping
 
-from connectors.errors import IdempotencyConflict, NotFound, PaymentDeclined, VendorRejected
+from connectors.errors import IdempotencyConflict, NotFound, PaymentDeclined, VendorRejected, WebhookRejected
 from connectors.money import Money
-from connectors.payments.base import Payment, PaymentRequest
+from connectors.payments.base import Payment, PaymentEvent, PaymentRequest
 from connectors.sqlite import SqliteDatabase
 
 # token -> decline code (None: approved)
@@ -201,3 +202,10 @@ class BuiltinPayments:
 
     async def refund(self, payment_id: str, amount: Money | None = None, *, idempotency_key: str) -> Payment:
         return await self._db.run(self._transition, "refund", payment_id, amount, idempotency_key)
+
+    async def confirm(self, payment_id: str, details: Mapping[str, str], *, idempotency_key: str) -> Payment:
+        """Test cards never ask the shopper for more: a payment is already final when it is created."""
+        return await self._db.run(lambda: self._load(self._db.conn(), payment_id))
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[PaymentEvent]:
+        raise WebhookRejected("the built-in payment provider sends no webhooks", vendor="builtin")
