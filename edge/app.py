@@ -414,9 +414,14 @@ class EdgeApp:
     ) -> bool:
         """Whether repeats of this request can be answered below ASGI: no handler runs on it, no cookie is
         due, and the page does not depend on an experiment (its exposures are recorded on this path)."""
-        if context is not None or personal.set_cookies or self.personalizer.experiments.on_path(path):
-            return False  # an experiment runs here: a shopper without a sticky id must get one from this path
-        return not any(name.startswith(_EXPERIMENT_PREFIX) for name in vary_names(answer.headers))
+        if context is not None or personal.set_cookies:
+            return False
+        names = vary_names(answer.headers)
+        if any(name.startswith(_EXPERIMENT_PREFIX) for name in names):
+            return False
+        # Where an experiment runs, a shopper without a sticky id must get one: the wire path only notices
+        # that when it works out the edge-decided fields, which it does for pages that vary on one of them.
+        return not self.personalizer.experiments.on_path(path) or any(name in self._undecided for name in names)
 
     def _market(self, host: str, path: str, headers: Headers, country: Callable[[], str | None]) -> MarketChoice:
         return self.markets.resolve(host, path, cookie_header(headers), country)
