@@ -40,11 +40,13 @@ from origin.problems import problem
 from origin.purging import EdgePurger, NoPurger, Purger
 from origin.settings import Market, OriginSettings, check_markets, default_markets
 from origin.store import Store, build_store
+from origin.webhooks import PAYMENT_TRANSITIONS, WebhookInbox, Webhooks
 
 __all__ = [
     "MARKET_COOKIE",
     "MARKET_HEADER",
     "MAX_QUANTITY",
+    "PAYMENT_TRANSITIONS",
     "PRIVATE_NO_STORE",
     "TEST_CARDS",
     "AlreadyOrdered",
@@ -81,6 +83,8 @@ __all__ = [
     "TryAgain",
     "Variant",
     "VersionedContent",
+    "WebhookInbox",
+    "Webhooks",
     "api_problem_handlers",
     "build_store",
     "check_markets",

@@ -22,6 +22,8 @@ from origin import (
     SqliteCartStore,
     Store,
     VersionedContent,
+    WebhookInbox,
+    Webhooks,
     api_problem_handlers,
     build_store,
     health_routes,
@@ -123,9 +125,11 @@ def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None, edge_u
                 await watcher.stop()
             await store.aclose()
 
+    webhooks = Webhooks(store.connectors, store.events, WebhookInbox(str(loaded.data_dir / "webhooks.sqlite3")))
     routes = [
         *health_routes(store),
         *api.routes,
+        *webhooks.routes,
         *media_routes(),
         *storefront_routes(store, loaded.config.storefront),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated, Literal, Protocol
 
@@ -225,6 +226,15 @@ class CommerceBackend(Protocol):
 
     async def void_order(self, order_id: str) -> None:
         """Release a pending order's reservations and delete it (payment refused)."""
+        ...
+
+    async def update_order_status(
+        self, order_id: str, status: OrderStatus, *, expected: Collection[OrderStatus]
+    ) -> Order | None:
+        """Move an order to `status` only from one of the `expected` statuses, atomically; None when it was in
+        another (the move is not allowed, or a replay already made it). Stock follows the move: a pending order
+        that failed releases its reservation; an authorized one that is cancelled puts its units back. Paying a
+        pending order is `record_payment`'s job. Raises NotFound."""
         ...
 
     async def get_order(self, order_id: str) -> Order:

@@ -6,6 +6,7 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from connectors.commerce.base import (
@@ -560,6 +561,35 @@ class BuiltinCommerce:
 
     async def void_order(self, order_id: str) -> None:
         await self._db.run(self._void_order, order_id)
+
+    def _update_order_status(
+        self, order_id: str, status: OrderStatus, expected: Collection[OrderStatus]
+    ) -> Order | None:
+        with self._db.write() as conn:
+            row = conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no order {order_id}")
+            current = row[0]
+            if current not in expected or current == status:
+                return None
+            if current == "pending_payment":
+                _release_reservation(conn, order_id)
+            elif current == "authorized" and status == "cancelled":
+                conn.execute(
+                    "UPDATE inventory SET on_hand = on_hand + ol.quantity FROM order_lines ol"
+                    " WHERE ol.order_id = ? AND inventory.variant_id = ol.variant_id",
+                    (order_id,),
+                )
+            conn.execute(
+                "UPDATE orders SET status = ?, reserved_until = NULL, updated_at = ? WHERE id = ?",
+                (status, int(time.time()), order_id),
+            )
+            return self._order_by(conn, "id", order_id)
+
+    async def update_order_status(
+        self, order_id: str, status: OrderStatus, *, expected: Collection[OrderStatus]
+    ) -> Order | None:
+        return await self._db.run(self._update_order_status, order_id, status, expected)
 
     def _get_order(self, order_id: str) -> Order:
         order = self._order_by(self._db.conn(), "id", order_id)
