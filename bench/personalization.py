@@ -44,6 +44,7 @@ import random
 import secrets
 import socket
 import statistics
+import sys
 import tempfile
 import time
 import tomllib
@@ -237,6 +238,29 @@ def _cumulative(weights: list[float]) -> list[float]:
 
 # --- one store: a `wrangler-py dev` pair -----------------------------------------------------------------------
 
+# --split: one parent (so the CPU of both is one process tree) starting the origin and `wrangler-py edge`.
+SPLIT_LAUNCHER = """
+import signal, subprocess, sys
+config, origin_port, edge_port, wrangler = sys.argv[1:5]
+origin_code = (
+    "import sys, uvicorn; from pathlib import Path; from wrangler_py.config import load_config; "
+    "from wrangler_py.apps import build_origin_app; "
+    "uvicorn.run(build_origin_app(load_config(Path(sys.argv[1]))), host='127.0.0.1', port=int(sys.argv[2]), "
+    "log_level='warning', lifespan='on')"
+)
+children = [
+    subprocess.Popen([sys.executable, "-c", origin_code, config, origin_port]),
+    subprocess.Popen([wrangler, "--config", config, "edge", "--origin", f"http://127.0.0.1:{origin_port}",
+                      "--port", edge_port, "--log-level", "warning"]),
+]
+def stop(*_):
+    for child in children:
+        child.terminate()
+signal.signal(signal.SIGTERM, stop)
+for child in children:
+    child.wait()
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Store:
@@ -257,11 +281,16 @@ def store(folder: Path, mode: str, args: argparse.Namespace, secret: str) -> Ite
     if wrangler is None:
         raise RuntimeError("wrangler-py is not installed in this venv: pip install -e .")
     edge_port, origin_port = free_port(), free_port()
-    command = [
-        wrangler, "--config", str(folder / "wrangler.toml"), "dev", "--port", str(edge_port),
-        "--origin-port", str(origin_port), "--log-level", "warning",
-    ]  # fmt: skip
     edge, origin = f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{origin_port}"
+    config = str(folder / "wrangler.toml")
+    if args.split:
+        # Production's shape: the origin and the edge as separate processes (each with its own event loop).
+        command = [sys.executable, "-c", SPLIT_LAUNCHER, config, str(origin_port), str(edge_port), wrangler]
+    else:
+        command = [
+            wrangler, "--config", config, "dev", "--port", str(edge_port), "--origin-port", str(origin_port),
+            "--log-level", "warning",
+        ]  # fmt: skip
 
     def ready() -> bool:
         try:
@@ -790,6 +819,9 @@ def main() -> None:
     parser.add_argument("--per-round", type=int, default=30, help="stitching: requests per row and round")
     parser.add_argument("--modes", default="off,on", help="comma-separated, in order: off,on")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--split", action="store_true", help="origin and edge as separate processes (as deployed), not one dev pair"
+    )
     args = parser.parse_args()
     stop_on_sigterm()
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]

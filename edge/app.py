@@ -49,6 +49,7 @@ from edge.cache import Answer, CacheRequest, EdgeCache, home_unavailable, proble
 from edge.cookies import cookie_header, cookie_names
 from edge.exposure import ExposureLog
 from edge.forwarding import downstream_headers, for_browser_only, upstream_headers
+from edge.fragment_client import FragmentClient
 from edge.fragments import Include, Part, for_shopper, includes_in, stitch, stitched_headers
 from edge.geo import Geo, GeoResolver, client_ip
 from edge.handlers import (
@@ -227,6 +228,7 @@ class EdgeApp:
         trusted_since = self.bus.trusted_since if self.bus else _always_trusted
         self.router = OriginRouter.from_settings(settings)
         self.origin = OriginClient(self._http, self.router)
+        self.fragments = FragmentClient(self.router, max_bytes=settings.fragments.max_fragment_bytes)
         self._edge_region = [(b"x-edge-region", self.router.here.encode())]
         self._home_paths = tuple(settings.home_paths)
         self.markets = MarketResolver(settings.markets, settings.default_market)
@@ -303,6 +305,7 @@ class EdgeApp:
         await self.cache.drain()
         await self.handlers.drain()
         await self.exposures.drain()
+        await self.fragments.aclose()
         await self._http.aclose()
         for client in self._redis:
             await client.aclose()
@@ -449,28 +452,17 @@ class EdgeApp:
         if not any(isinstance(part, Include) for part in parts):
             body = b"".join(part for part in parts if isinstance(part, bytes))
             return replace(answer, headers=headers, body=body, cached=None)
-        limit = self.settings.fragments.max_fragment_bytes
         home = self.markets.home_region.get(market) if self.markets and self.settings.regions else None
+        budget = self.settings.fragments.timeout_ms / 1000
 
         async def fetch(src: str) -> bytes | None:
             upstream = tuple(item for item in forwarded() if item[0] not in _NOT_FOR_FRAGMENTS)
-            fetched = await self.origin.fetch(
-                "GET",
-                src,
-                (*upstream, ("accept-encoding", "identity")),
-                buffer_limit=lambda status, fields: limit,
-                home=home if self._is_home_path(src.split("?", 1)[0]) else None,
+            region = home if self._is_home_path(src.split("?", 1)[0]) else None
+            return await self.fragments.fetch(
+                src, (*upstream, ("accept-encoding", "identity")), home=region, budget_seconds=budget
             )
-            if fetched.rest is not None:
-                await fetched.discard()
-                return None  # larger than a fragment may be
-            encoded = (header(fetched.headers, "content-encoding") or "identity").strip().lower() != "identity"
-            return None if fetched.status != 200 or encoded else fetched.body
 
-        seconds = self.settings.fragments.timeout_ms / 1000
-        return replace(
-            answer, headers=headers, body=b"", cached=None, rest=stitch(parts, fetch, budget_seconds=seconds)
-        )
+        return replace(answer, headers=headers, body=b"", cached=None, rest=stitch(parts, fetch, budget_seconds=budget))
 
     def _expose(self, personal: Personalization, response_headers: Headers, market: str) -> None:
         """An arm counts as seen when the response depends on it (names its header in Vary)."""
