@@ -94,7 +94,7 @@ class LastGoodContent:
         try:
             entry = await self.primary.get_entry(content_type, slug, locale=locale, preview=preview)
         except NotFound:
-            self._entries.pop(key, None)  # unpublished: never bring it back from memory
+            self._forget(content_type, slug)  # unpublished: never bring it back from memory, in any locale
             raise
         except VendorRejected:
             raise
@@ -123,7 +123,18 @@ class LastGoodContent:
         return entries
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[ContentEvent]:
-        return self.primary.parse_webhook(body, headers)
+        events = self.primary.parse_webhook(body, headers)
+        for event in events:
+            if event.action != "published":
+                self._forget(event.content_type, event.slug)
+        return events
+
+    def _forget(self, content_type: str, slug: str) -> None:
+        """Drop what is kept of an entry (every locale; every entry of the type when the slug is unknown)."""
+        for entry_key in [k for k in self._entries if k[0] == content_type and (not slug or k[1] == slug)]:
+            self._entries.pop(entry_key, None)
+        for list_key in [k for k in self._lists if k[0] == content_type]:
+            self._lists.pop(list_key, None)
 
     async def aclose(self) -> None:
         close = getattr(self.primary, "aclose", None)

@@ -131,6 +131,8 @@ class VendorClient:
     headers: Mapping[str, str] = field(default_factory=dict)  # authentication, version pins
     http: httpx.AsyncClient | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # Where a 429 says how long to wait, in the order to look (Contentful adds its own reset header).
+    retry_after_headers: tuple[str, ...] = ("retry-after",)
     breaker: CircuitBreaker = field(init=False)
     _own_http: bool = field(init=False, default=False)
 
@@ -227,7 +229,11 @@ class VendorClient:
         if status == 429:
             self._observe(call, "rate_limited", started)
             self.breaker.succeeded()
-            wait = retry_after_seconds(response.headers.get("retry-after"))
+            wait = next(
+                (seconds for name in self.retry_after_headers
+                 if (seconds := retry_after_seconds(response.headers.get(name))) is not None),
+                None,
+            )  # fmt: skip
             wait = self.settings.backoff_seconds if wait is None else wait
             hint = wait if wait <= self.settings.max_retry_after_seconds else None
             return hint, VendorUnavailable(f"{self.vendor}: rate limited during {call}", vendor=self.vendor)

@@ -118,8 +118,11 @@ class ContentfulSettings(ContentFallback, RemoteVendorSettings):
 
 class StoryblokSettings(ContentFallback, RemoteVendorSettings):
     vendor: Literal["storyblok"] = "storyblok"
-    token: SecretStr = Field(description='"env:STORYBLOK_TOKEN" (a public token; a preview token for drafts)')
+    token: SecretStr = Field(description='"env:STORYBLOK_TOKEN", a public token (drafts need preview_token)')
     preview_token: SecretStr | None = None
+    folders: dict[str, str] = Field(
+        default_factory=dict, description="content type -> Storyblok folder; default: a folder named like the type"
+    )
     region: Literal["eu", "us", "ca", "ap", "cn"] = "eu"
     webhook_secret: SecretStr | None = Field(default=None, description="signs webhook-signature (HMAC-SHA1)")
     default_locale: str = "default"

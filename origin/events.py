@@ -9,8 +9,10 @@ from origin.purging import Purger
 
 
 def cms_tag(content_type: str, slug: str) -> str:
-    """The surrogate key of every page that shows a CMS entry: a publish purges it."""
-    return f"cms:{content_type}:{slug}"
+    """The surrogate key of every page that shows a CMS entry: a publish purges it. Pages also carry the
+    type's key (`cms:page`), so an event that cannot name its slug (an unpublish the vendor sends without
+    fields) purges every page of the type rather than none."""
+    return f"cms:{content_type}:{slug}" if slug else f"cms:{content_type}"
 
 
 class CatalogEvents:

@@ -73,7 +73,7 @@ class CatalogPages:
         fmt = formatter(market.locale)
         entry = await self._entry("home", "home", market)
         featured: list[Card] = []
-        keys = ["home", cms_tag("home", "home")]
+        keys = ["home", cms_tag("home", "home"), cms_tag("home", "")]
         if self.site.settings.featured_products:
             page = await self.store.catalog.products(
                 market, category_id=None, page=1, per_page=self.site.settings.featured_products, sort="featured"

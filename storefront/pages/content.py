@@ -20,7 +20,7 @@ class ContentPages:
 
     async def page(self, request: Request) -> Response:
         slug = request.path_params["slug"]
-        keys = [cms_tag("page", slug)]
+        keys = [cms_tag("page", slug), cms_tag("page", "")]
         if not _SLUG.fullmatch(slug):
             return await self.site.not_found(request)
         market = self.site.market(request)
