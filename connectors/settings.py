@@ -72,6 +72,9 @@ class AdyenSettings(RemoteVendorSettings):
     hmac_key: SecretStr | None = Field(default=None, description='hex HMAC key for notifications, "env:ADYEN_HMAC_KEY"')
     environment: Literal["test", "live"] = "test"
     live_url_prefix: str | None = Field(default=None, description="live only: the company's URL prefix")
+    return_url: AnyHttpUrl | None = Field(
+        default=None, description="returnUrl for /payments: where a 3-D Secure or redirected shopper comes back"
+    )
     base_url: AnyHttpUrl | None = Field(default=None, description="overrides the URL the environment implies")
 
 

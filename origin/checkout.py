@@ -11,6 +11,7 @@ A crash between 2 and 4 leaves a pending order whose reservation lapses; the sho
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from connectors import (
     Address,
     CommerceBackend,
+    ConnectorError,
     IdempotencyConflict,
     NotFound,
     Order,
@@ -366,13 +368,26 @@ class CheckoutService:
         except (VendorUnavailable, VendorTimeout) as exc:
             # The outcome is unknown: keep the pending order so a retry with the same key resumes it.
             raise TryAgain("the payment service did not answer; nothing new was charged, please try again") from exc
+        if payment.status not in ("authorized", "captured"):
+            # Not paid: a step the shop cannot take with the shopper yet (3-D Secure, a redirect), or a refusal
+            # the vendor reported as a state. Release the attempt at the vendor and the stock here.
+            with contextlib.suppress(ConnectorError):
+                await self._payments.cancel(payment.id, idempotency_key=f"order-{order.id}-unfinished-cancel")
+            await self._backend.void_order(order.id)
+            detail = payment.message or "the payment could not be completed; please try another card"
+            raise PaymentFailed(detail, code=payment.decline_code or payment.status)
         return await self._record(order, payment)
 
     async def _record(self, order: Order, payment: Payment) -> Order:
         try:
             return await self._backend.record_payment(order.id, status=payment.status, payment_reference=payment.id)
         except OutOfStock as exc:
-            await self._payments.refund(payment.id, idempotency_key=f"order-{order.id}-oos-refund")
+            if payment.status == "captured":
+                await self._payments.refund(
+                    payment.id, payment.captured, idempotency_key=f"order-{order.id}-oos-refund"
+                )
+            else:
+                await self._payments.cancel(payment.id, idempotency_key=f"order-{order.id}-oos-cancel")
             await self._backend.void_order(order.id)
             raise OutOfStockConflict("the items sold out before the payment completed; you were refunded") from exc
 

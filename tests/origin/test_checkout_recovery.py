@@ -31,11 +31,15 @@ class LosesResponses:
         self.inner = inner
         self.vendor = inner.vendor
         self.lose = False
+        self.needs_shopper = False
+        self.cancelled: list[str] = []
 
     async def create_payment(self, request: PaymentRequest) -> Payment:
         payment = await self.inner.create_payment(request)
         if self.lose:
             raise VendorTimeout("read timeout", vendor=self.vendor)
+        if self.needs_shopper:  # as Stripe's requires_action or Adyen's RedirectShopper come back
+            return payment.model_copy(update={"status": "failed", "decline_code": "requires_action", "message": ""})
         return payment
 
     async def find_payment(self, reference: str) -> Payment | None:
@@ -45,6 +49,7 @@ class LosesResponses:
         return await self.inner.capture(payment_id, amount, idempotency_key=idempotency_key)
 
     async def cancel(self, payment_id: str, *, idempotency_key: str) -> Payment:
+        self.cancelled.append(payment_id)
         return await self.inner.cancel(payment_id, idempotency_key=idempotency_key)
 
     async def refund(self, payment_id: str, amount: Money | None = None, *, idempotency_key: str) -> Payment:
@@ -205,3 +210,14 @@ def test_the_same_key_with_an_edited_body_keeps_the_claim(setup: dict[str, Any])
     assert checkout(client, cart_id, "another-key-1").status_code == 409  # no second order, no second charge
     assert checkout(client, cart_id, "edited-key-1").status_code == 201
     assert len(payments(data)) == 1
+
+
+def test_a_payment_that_needs_the_shopper_is_not_taken_for_paid(setup: dict[str, Any]) -> None:
+    client, data = setup["client"], setup["data"]
+    cart_id, variant_id = stocked_cart(client, data, 3)
+    setup["payments"].needs_shopper = True
+    answer = checkout(client, cart_id, "needs-shopper-1")
+    assert answer.status_code == 402 and answer.json()["code"] == "requires_action"
+    assert sql(data, "SELECT on_hand, reserved FROM inventory WHERE variant_id = ?", variant_id) == [(3, 0)]
+    assert sql(data, "SELECT COUNT(*) FROM orders") == [(0,)]  # nothing sold, nothing kept
+    assert len(setup["payments"].cancelled) == 1  # the attempt was released at the vendor too
