@@ -160,10 +160,14 @@ class VendorClient:
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         idempotency_header: str = "Idempotency-Key",
+        retry_safe: bool = False,
     ) -> httpx.Response:
-        """The vendor's answer (2xx-4xx but 401/403/429), or a normalized ConnectorError."""
+        """The vendor's answer (2xx-4xx but 401/403/429), or a normalized ConnectorError.
+
+        `retry_safe`: the adapter knows a repeat changes nothing (a search sent as POST, a write keyed by
+        document id), so it may be retried like an idempotent method."""
         method = method.upper()
-        idempotent = method in _IDEMPOTENT_METHODS or idempotency_key is not None
+        idempotent = method in _IDEMPOTENT_METHODS or idempotency_key is not None or retry_safe
         sent = {**self.headers, **(headers or {})}
         if idempotency_key is not None:
             sent[idempotency_header] = idempotency_key

@@ -29,17 +29,29 @@ def to_document(record: CatalogRecord, tree: CategoryTree) -> SearchDocument:
     )
 
 
+# Documents per write: big enough to keep a vendor's task queue short, small enough for one request body.
+REINDEX_BATCH_SIZE = 500
+
+
 async def reindex(
     backend: CommerceBackend,
     search: SearchProvider,
     *,
-    batch_size: int = 1000,
+    batch_size: int = REINDEX_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Rebuild the index from the catalog; returns the number of documents indexed."""
+    """Rebuild the index from the catalog; returns the number of documents indexed.
+
+    Settings go first, so a vendor knows its filterable and sortable attributes before documents arrive (Meilisearch
+    reworks every document when they change). Each batch returns once the vendor has applied it, as the adapters
+    wait for their tasks, so `progress(done)` counts searchable documents. A vendor error stops the rebuild and
+    propagates as a ConnectorError; the index then holds what was written so far.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     tree = build_tree(await backend.list_categories())
-    await search.clear()
     await search.apply_settings(IndexSettings())
+    await search.clear()
     after_id, count = 0, 0
     while batch := await backend.catalog_batch(after_id=after_id, limit=batch_size):
         await search.index_documents([to_document(r, tree) for r in batch])

@@ -65,16 +65,76 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_search_reindex(args: argparse.Namespace) -> int:
+    """Rebuilds the configured search index from the catalog: settings, then batches, a progress bar on stderr.
+
+    On a terminal the bar redraws in place; in a CI log it prints a line per tenth of the way. Its total is the
+    default market's product count, an estimate; the count reported at the end is what was indexed. A vendor error
+    ends the command with status 1 and says how far it got.
+    """
+    from connectors import ConnectorError
     from origin import reindex
     from wrangler_py.apps import build_store_from_config
 
+    if args.batch_size < 1:
+        print(f"wrangler-py search reindex: --batch-size must be at least 1, not {args.batch_size}", file=sys.stderr)
+        return 2
     store = build_store_from_config(_load(args))
+    vendor = store.connectors.search.vendor
+    err = sys.stderr
+    live = err.isatty()
+    started = time.perf_counter()
+    total: int | None = None
+    shown = {"done": 0, "step": -1}
+
+    def bar(done: int) -> str:
+        rate = f"{done / max(time.perf_counter() - started, 1e-6):.0f}/s"
+        if not total:
+            return f"  indexed {done} documents ({rate})"
+        share = min(done / total, 1.0)
+        filled = round(share * 30)
+        return f"  [{'#' * filled}{'.' * (30 - filled)}] {done}/{max(total, done)} {share:4.0%} ({rate})"
 
     def progress(done: int) -> None:
-        print(f"\r  indexed {done}", end="", flush=True)
+        shown["done"] = done
+        if live:
+            print("\r" + bar(done), end="", file=err, flush=True)
+            return
+        step = int(min(done / total, 1.0) * 10) if total else done  # without a total: a line per batch
+        if step != shown["step"]:
+            shown["step"] = step
+            print(bar(done), file=err, flush=True)
 
-    count = anyio.run(lambda: reindex(store.connectors.commerce, store.connectors.search, progress=progress))
-    print(f"\nindexed {count} documents into {store.connectors.search.vendor}")
+    async def run() -> int:
+        nonlocal total
+        commerce = store.connectors.commerce
+        try:
+            try:
+                total = (await commerce.list_products(price_list=store.markets.default.price_list, per_page=1)).total
+            except ConnectorError:
+                total = None
+            products = f"~{total} products" if total else "the catalog"
+            print(
+                f"rebuilding the {vendor} search index: settings, then {products} in batches of {args.batch_size}",
+                file=err,
+                flush=True,
+            )
+            return await reindex(commerce, store.connectors.search, batch_size=args.batch_size, progress=progress)
+        finally:
+            await store.connectors.aclose()
+            await store.aclose()
+
+    try:
+        count = anyio.run(run)
+    except ConnectorError as exc:
+        if live:
+            print(file=err)  # off the bar's line
+        print(f"error: reindexing into {vendor} stopped after {shown['done']} documents: {exc}", file=err)
+        print("  the index holds what was written so far; fix the cause and run the command again", file=err)
+        return 1
+    if live:
+        print(file=err)
+    elapsed = time.perf_counter() - started
+    print(f"indexed {count} documents into {vendor} in {elapsed:.1f}s ({count / max(elapsed, 1e-6):.0f} documents/s)")
     return 0
 
 
@@ -229,9 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="search index tasks")
     search_sub = search.add_subparsers(dest="search_command", required=True)
-    search_sub.add_parser("reindex", help="rebuild the search index from the catalog").set_defaults(
-        func=cmd_search_reindex
+    search_reindex = search_sub.add_parser(
+        "reindex", help="rebuild the search index from the catalog: settings, then batches, waiting for the vendor"
     )
+    search_reindex.add_argument(
+        "--batch-size", type=int, default=500, help="documents per vendor write (default: %(default)s)"
+    )
+    search_reindex.set_defaults(func=cmd_search_reindex)
 
     dev = sub.add_parser("dev", help="run the store locally: the origin and an edge in front of it")
     dev.add_argument("--host", default=None, help="edge address (default: edge.host)")
