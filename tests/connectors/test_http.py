@@ -149,3 +149,20 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert retry_after_seconds("7") == 7.0
     assert retry_after_seconds(formatdate(1_000_030, usegmt=True), now=1_000_000) == 30.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_logs_never_carry_keys_tokens_or_bodies(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    respx.post(f"{BASE}/charges").mock(side_effect=[httpx.Response(503), httpx.Response(401)])
+    vendor, _ = client(retries=1)
+    with pytest.raises(VendorMisconfigured):
+        await vendor.request(
+            "POST", "/charges", call="charge", params={"token": "tok_secret_query"},
+            content=b"card=4242424242424242", idempotency_key="key-1",
+        )  # fmt: skip
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "acme" in logged  # it did log the failures
+    for secret in ("sk_test", "tok_secret_query", "4242424242424242", "key-1"):
+        assert secret not in logged

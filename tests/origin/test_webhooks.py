@@ -176,3 +176,34 @@ def test_a_cms_publish_purges_its_pages_once(shop: Shop) -> None:
     assert shop.purges.tags == [["cms:page:shipping"]]
     assert shop.send("/webhooks/cms/fakecms", [published]).json()["duplicates"] == 1
     assert shop.purges.tags == [["cms:page:shipping"]]
+
+
+def test_stripes_worked_vector_through_the_endpoint(tmp_path: Path) -> None:
+    """The contract pack's signed Stripe event: accepted once, a replay is a duplicate, tampering is refused."""
+    from connectors.http import VendorClient
+    from connectors.payments.stripe import StripePayments
+
+    vendors = Path(__file__).parents[1] / "fixtures" / "vendors" / "stripe"
+    vector = json.loads((vendors / "webhook_signature_vector.json").read_text())
+    payload = (vendors / vector["payload_file"]).read_bytes()
+    clock = [float(vector["cases"][0]["now"])]
+    stripe = StripePayments(
+        VendorClient("stripe", "https://api.stripe.com"), webhook_secret=vector["secret"], now=lambda: clock[0]
+    )
+    commerce = BuiltinCommerce(str(tmp_path / "commerce.sqlite3"))
+    search = BuiltinSearch(str(tmp_path / "search.sqlite3"))
+    connectors = Connectors(commerce, search, BuiltinContent(tmp_path), stripe)
+    webhooks = Webhooks(connectors, CatalogEvents(commerce, search, Purges()), WebhookInbox(str(tmp_path / "w.db")))
+    with TestClient(Starlette(routes=webhooks.routes)) as client:
+
+        def post(body: bytes, signature: str = vector["header"]) -> Any:
+            return client.post("/webhooks/payments/stripe", content=body, headers={"Stripe-Signature": signature})
+
+        first = post(payload)
+        # Verified and recorded; the order it names ("10042") is not one of this shop's, so nothing moves.
+        assert first.status_code == 200 and first.json() == {"received": 1, "applied": 0, "duplicates": 0, "ignored": 1}
+        assert post(payload).json()["duplicates"] == 1
+        assert post(payload.replace(b"10042", b"10043")).status_code == 400  # tampered body
+        assert post(payload, signature=vector["header"].replace("v1=f", "v1=0")).status_code == 400
+        clock[0] += 3600
+        assert post(payload).status_code == 400  # too old to trust, even though the signature matches
