@@ -46,6 +46,21 @@ VENDOR_SECONDS = Histogram(
 VENDOR_ERRORS = Counter("edgeshop_vendor_errors", "Vendor API calls that failed, by kind", ["vendor", "call", "kind"])
 VENDOR_BREAKER_OPEN = Gauge("edgeshop_vendor_breaker_open", "1 while the vendor's circuit breaker is open", ["vendor"])
 
+class _QueryRedactor(logging.Filter):
+    """httpx logs every request's full URL at INFO; vendors put tokens in query strings (Storyblok's token=).
+    Query values are replaced before any handler sees the record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(arg, httpx.URL) and arg.query for arg in record.args):
+            record.args = tuple(
+                arg.copy_with(query=b"redacted") if isinstance(arg, httpx.URL) and arg.query else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_QueryRedactor())
+
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
