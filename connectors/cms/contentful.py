@@ -48,6 +48,7 @@ from markdown_it import MarkdownIt
 
 from connectors.cms.base import ContentEntry, ContentEvent
 from connectors.cms.builtin import locale_chain
+from connectors.cms.html import safe_href
 from connectors.errors import (
     ConnectorError,
     NotFound,
@@ -74,17 +75,6 @@ _TOPICS: dict[str, Action] = {
     "ContentManagement.Entry.unpublish": "unpublished",
     "ContentManagement.Entry.delete": "deleted",
 }
-_SAFE_SCHEMES = ("http://", "https://", "mailto:", "tel:")
-
-
-def safe_href(value: object) -> str | None:
-    """Links in rich text lead only to the web, mail, phone or this site: never `javascript:`."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    href = value.strip()
-    if href.lower().startswith(_SAFE_SCHEMES) or (href[0] in "/#?" and not href.startswith("//")):
-        return href
-    return None
 
 
 class _Localizer:

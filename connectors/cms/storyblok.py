@@ -54,6 +54,7 @@ from markdown_it import MarkdownIt
 
 from connectors.cms.base import ContentEntry, ContentEvent
 from connectors.cms.builtin import locale_chain, normalize_locale
+from connectors.cms.html import safe_href
 from connectors.errors import (
     ConnectorError,
     NotFound,
@@ -87,17 +88,6 @@ _STORYBLOK_KEYS = frozenset({"_uid", "_editable"})
 _OWN_FIELDS = frozenset({"_uid", "_editable", "component", "title", "body"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 Action = Literal["published", "unpublished", "deleted"]
-_SAFE_SCHEMES = ("http://", "https://", "mailto:", "tel:")
-
-
-def safe_href(value: object) -> str | None:
-    """Links in rich text lead only to the web, mail, phone or this site: never `javascript:`."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    href = value.strip()
-    if href.lower().startswith(_SAFE_SCHEMES) or (href[0] in "/#?" and not href.startswith("//")):
-        return href
-    return None
 
 
 _BLOCKS = {

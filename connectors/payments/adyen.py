@@ -60,7 +60,7 @@ from connectors.errors import (
 )
 from connectors.http import VendorClient
 from connectors.money import Money
-from connectors.payments.base import Payment, PaymentEvent, PaymentEventType, PaymentRequest
+from connectors.payments.base import Payment, PaymentEvent, PaymentEventType, PaymentRequest, operation_key
 from connectors.settings import AdyenSettings
 
 log = logging.getLogger("edgeshop.connectors")
@@ -97,8 +97,7 @@ _DECLINED_MESSAGE = "Your payment was declined."
 
 
 def derive_idempotency_key(key: str, operation: str) -> str:
-    derived = f"{key}:{operation}"
-    return derived if len(derived) <= IDEMPOTENCY_KEY_MAX else hashlib.sha256(derived.encode()).hexdigest()
+    return operation_key(key, operation, max_length=IDEMPOTENCY_KEY_MAX)
 
 
 def base_url(settings: AdyenSettings) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal, Protocol
@@ -36,6 +37,13 @@ class Payment(BaseModel):
     reference: str
     decline_code: str | None = None
     message: str = ""
+
+
+def operation_key(key: str, operation: str, *, max_length: int) -> str:
+    """One idempotency key per operation of a caller's attempt (create, capture, refund…), within the vendor's
+    length limit: a longer one is hashed, which keeps it stable and unique."""
+    derived = f"{key}:{operation}"
+    return derived if len(derived) <= max_length else hashlib.sha256(derived.encode()).hexdigest()
 
 
 PaymentEventType = Literal["authorized", "captured", "failed", "refunded", "cancelled"]

@@ -53,7 +53,14 @@ from connectors.errors import (
 )
 from connectors.http import VendorClient
 from connectors.money import Money
-from connectors.payments.base import Payment, PaymentEvent, PaymentEventType, PaymentRequest, PaymentStatus
+from connectors.payments.base import (
+    Payment,
+    PaymentEvent,
+    PaymentEventType,
+    PaymentRequest,
+    PaymentStatus,
+    operation_key,
+)
 from connectors.settings import StripeSettings
 
 VENDOR = "stripe"
@@ -101,8 +108,7 @@ def encode_form(params: Mapping[str, Any]) -> bytes:
 
 
 def derive_idempotency_key(key: str, operation: str) -> str:
-    derived = f"{key}:{operation}"
-    return derived if len(derived) <= IDEMPOTENCY_KEY_MAX else hashlib.sha256(derived.encode()).hexdigest()
+    return operation_key(key, operation, max_length=IDEMPOTENCY_KEY_MAX)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
