@@ -18,7 +18,7 @@ from connectors import (
 from origin.api import Api, api_problem_handlers
 from origin.carts import MAX_QUANTITY, Cart, PricedCart, SqliteCartStore
 from origin.catalog import CategoryNode
-from origin.checkout import AlreadyOrdered, CheckoutBody
+from origin.checkout import MAX_PAYMENT_TOKEN, AlreadyOrdered, CheckoutBody
 from origin.content_watch import ContentWatcher, VersionedContent
 from origin.errors import (
     Conflict,
@@ -45,6 +45,7 @@ from origin.webhooks import PAYMENT_TRANSITIONS, WebhookInbox, Webhooks
 __all__ = [
     "MARKET_COOKIE",
     "MARKET_HEADER",
+    "MAX_PAYMENT_TOKEN",
     "MAX_QUANTITY",
     "PAYMENT_TRANSITIONS",
     "PRIVATE_NO_STORE",

@@ -54,6 +54,7 @@ from origin.errors import (
 from origin.events import CatalogEvents
 
 log = logging.getLogger("edgeshop.origin")
+MAX_PAYMENT_TOKEN = 8192
 
 # A claim on a cart that old is from a crashed attempt: the next attempt settles it and takes over.
 CHECKOUT_LEASE_SECONDS = 120
@@ -101,7 +102,8 @@ class ShippingAddressBody(BaseModel):
 class PaymentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(min_length=1, max_length=255)
+    # A vendor's token can be a whole widget state (Adyen's state.data is ~2 kB of JSON), never a card number.
+    token: str = Field(min_length=1, max_length=MAX_PAYMENT_TOKEN)
 
     @field_validator("token")
     @classmethod

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from origin import TEST_CARDS
+from origin import MAX_PAYMENT_TOKEN, TEST_CARDS
 from storefront.forms import first_text, text
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "region", "country")
@@ -60,7 +60,7 @@ class CheckoutForm:
     @classmethod
     def read(cls, form: FormData) -> CheckoutForm:
         values = {name: text(form, name, limit=300).strip() for name in FIELDS}
-        values["payment_token"] = first_text(form, "payment_token", limit=300)
+        values["payment_token"] = first_text(form, "payment_token", limit=MAX_PAYMENT_TOKEN)
         return cls(values=values)
 
     def payload(self, cart_id: str) -> dict[str, Any]:

@@ -12,7 +12,15 @@ import httpx
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from connectors import BuiltinCommerce, BuiltinSearch, Connectors, SearchQuery, build_connectors
+from connectors import (
+    BuiltinCommerce,
+    ConnectorError,
+    Connectors,
+    NotFound,
+    SearchProvider,
+    SearchQuery,
+    build_connectors,
+)
 from edge import EdgeSettings
 from origin import (
     Api,
@@ -68,18 +76,43 @@ def edge_settings(loaded: LoadedConfig, *, generate_secret: bool = True) -> Edge
 
 
 async def prepare_embedded_data(connectors: Connectors, products: int, price_list: str, *, seed: int = 42) -> str:
-    """First start of the embedded store: seed an empty catalog, and (re)build an empty built-in index."""
+    """Start-up of the embedded store: seed an empty catalog, and fill an empty search index from it.
+
+    "Empty" includes a vendor index that does not exist yet (a store just switched to Meilisearch, say). A search
+    vendor that cannot be reached never stops the origin from starting: its built-in backup, when configured, is
+    filled alone, and the log says to run `wrangler-py search reindex` once the vendor answers.
+    """
     commerce, search = connectors.commerce, connectors.search
     if not isinstance(commerce, BuiltinCommerce):
         return ""
+    seeded = ""
     if products > 0 and not await commerce.catalog_batch(limit=1):
         await anyio.to_thread.run_sync(lambda: commerce.seed(products=products, seed=seed))
-        await reindex(commerce, search)
-        return f"seeded {products} demo products"
-    empty_index = not (await search.search(SearchQuery(price_list=price_list, per_page=1, facets=[]))).total
-    if isinstance(search, BuiltinSearch) and empty_index and await commerce.catalog_batch(limit=1):
-        return f"indexed {await reindex(commerce, search)} products for search"
-    return ""
+        seeded = f"seeded {products} demo products; "
+    elif not await commerce.catalog_batch(limit=1):
+        return ""
+    try:
+        empty = seeded or not (await search.search(SearchQuery(price_list=price_list, per_page=1, facets=[]))).total
+    except NotFound:
+        empty = True  # the vendor has no such index yet
+    except ConnectorError as exc:
+        return seeded + await _index_backup(commerce, search, exc)
+    if not empty:
+        return seeded.removesuffix("; ")
+    try:
+        return f"{seeded}indexed {await reindex(commerce, search)} products for search"
+    except ConnectorError as exc:
+        return seeded + await _index_backup(commerce, search, exc)
+
+
+async def _index_backup(commerce: BuiltinCommerce, search: SearchProvider, failure: ConnectorError) -> str:
+    log.warning("search vendor unavailable at start-up (%s): run `wrangler-py search reindex` once it answers", failure)
+    backup = getattr(search, "backup", None)
+    if backup is None:
+        return "search index not built"
+    if (await backup.search(SearchQuery(price_list="", per_page=1, facets=[]))).total:
+        return "search vendor unavailable; its built-in backup is ready"
+    return f"indexed {await reindex(commerce, backup)} products into the built-in backup only"
 
 
 def build_store_from_config(loaded: LoadedConfig, *, edge_url: str | None = None) -> Store:
