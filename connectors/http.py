@@ -46,6 +46,7 @@ VENDOR_SECONDS = Histogram(
 VENDOR_ERRORS = Counter("edgeshop_vendor_errors", "Vendor API calls that failed, by kind", ["vendor", "call", "kind"])
 VENDOR_BREAKER_OPEN = Gauge("edgeshop_vendor_breaker_open", "1 while the vendor's circuit breaker is open", ["vendor"])
 
+
 class _QueryRedactor(logging.Filter):
     """httpx logs every request's full URL at INFO; vendors put tokens in query strings (Storyblok's token=).
     Query values are replaced before any handler sees the record."""

@@ -13,7 +13,7 @@
   `PUT /1/indexes/{index}/settings`; each answers a `taskID`, polled at `GET /1/indexes/{index}/task/{taskID}`
   until `published`.
 
-The document shape and the search plan are shared with the other vendors (`connectors.search.meilisearch`);
+The document shape and the search plan are shared with the other vendors (`connectors.search.documents`);
 `objectID` is the document id.
 """
 
@@ -22,74 +22,65 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from connectors.errors import NotFound, VendorMisconfigured, VendorRejected, VendorTimeout
+from connectors.errors import VendorMisconfigured
 from connectors.http import VendorClient
 from connectors.search.base import IndexSettings, SearchDocument, SearchQuery, SearchResult
-from connectors.search.meilisearch import (
+from connectors.search.documents import (
+    COUNTED_ATTRIBUTES,
     MAX_FACET_VALUES,
+    AnswerFields,
     Clock,
     Filters,
+    PriceLists,
     Sleep,
-    TaskClock,
+    TaskPolling,
     amount_field,
     check_settings,
-    error_message,
+    filterable_attributes,
     gather_all,
     json_body,
     plan_search,
-    result_facets,
+    quoted,
+    refusal,
     retrieved_fields,
-    search_hit,
+    search_result,
     task_id,
-    vendor_documents,
 )
 from connectors.settings import AlgoliaSettings
 
 VENDOR = "algolia"
 # A standard replica's ranking: the sort first, then Algolia's default criteria (for ties).
 _TIE_BREAKERS = ["typo", "geo", "words", "filters", "proximity", "attribute", "exact", "custom"]
-# IndexSettings.filterable -> attributesForFaceting; `filterOnly` where no facet is ever counted.
-_FACETING: dict[str, tuple[str, ...]] = {
-    "category_ids": ("filterOnly(category_ids)", "category_values"),
-    "brand": ("brand",),
-    "options": ("option_values",),
-    "prices": ("price_ranges",),
-    "in_stock": ("filterOnly(in_stock)",),
-}
-
-
-def _quoted(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+_ANSWER = AnswerFields(
+    hits=itemgetter("hits"), total=itemgetter("nbHits"), facet_counts=lambda answer: answer.get("facets") or {}
+)
 
 
 def algolia_filters(filters: Filters) -> str:
     """algolia.md, `filters` grammar: `attr:value`, numeric comparisons, OR groups of one attribute joined by AND."""
-    parts = [f"price_lists:{_quoted(filters.price_list)}"]
+    parts = [f"price_lists:{quoted(filters.price_list)}"]
     if filters.category_id is not None:
         parts.append(f"category_ids:{filters.category_id}")
     if filters.brands:
-        parts.append("(" + " OR ".join(f"brand:{_quoted(b)}" for b in filters.brands) + ")")
+        parts.append("(" + " OR ".join(f"brand:{quoted(b)}" for b in filters.brands) + ")")
     for name, values in filters.options:
-        parts.append("(" + " OR ".join(f"option_values:{_quoted(f'{name}:{v}')}" for v in values) + ")")
-    if filters.price_min is not None:
-        parts.append(f"{filters.amount} >= {filters.price_min}")
-    if filters.price_max is not None:
-        parts.append(f"{filters.amount} <= {filters.price_max}")
+        parts.append("(" + " OR ".join(f"option_values:{quoted(f'{name}:{v}')}" for v in values) + ")")
+    parts += [f"{filters.amount} {operator} {amount}" for operator, amount in filters.price_bounds]
     if filters.in_stock_only:
         parts.append("in_stock:true")
     return " AND ".join(parts)
 
 
 def attributes_for_faceting(settings: IndexSettings) -> list[str]:
-    found = ["filterOnly(price_lists)"]
-    for name in settings.filterable:
-        found += _FACETING[name]
-    return list(dict.fromkeys(found))
+    # Numeric filters need no faceting, so no amount_<list>; `filterOnly` spares the counts nobody asks for.
+    attributes = filterable_attributes(settings, price_lists=())
+    return [a if a in COUNTED_ATTRIBUTES else f"filterOnly({a})" for a in attributes]
 
 
 class AlgoliaSearch:
@@ -118,11 +109,9 @@ class AlgoliaSearch:
         self.read = VendorClient(VENDOR, read_url, settings.http, headers=headers, http=http, sleep=sleep)
         self.write = VendorClient(VENDOR, write_url, settings.http, headers=headers, http=http, sleep=sleep)
         self._index = settings.index
-        self._task_timeout = settings.task_timeout_seconds
-        self._sleep = sleep
-        self._clock = clock
+        self._tasks = TaskPolling(settings.task_timeout_seconds, sleep, clock)
         self._settings = IndexSettings()
-        self._price_lists: set[str] | None = None  # price lists that have their sort replicas
+        self._price_lists = PriceLists(self._remote_settings, self._price_lists_in)  # those with sort replicas
 
     async def aclose(self) -> None:
         if self._own_http:
@@ -144,28 +133,21 @@ class AlgoliaSearch:
             return json_body(response, VENDOR)
         if status == 404 and missing_ok:
             return None
-        message = f"{VENDOR}: {error_message(response)} ({status})"
-        if status == 404:
-            raise NotFound(f"{message}; `wrangler-py search reindex` creates the index", vendor=VENDOR)
+        error = refusal(response, VENDOR, str(status))
         if status == 402:
-            raise VendorMisconfigured(f"{message}: the Algolia plan lacks this feature", vendor=VENDOR)
-        raise VendorRejected(message, vendor=VENDOR)  # 400 bad filters, 413 record too big, 422…
+            raise VendorMisconfigured(f"{error}: the Algolia plan lacks this feature", vendor=VENDOR)
+        raise error  # 400 bad filters, 413 record too big, 422…
 
     async def _wait(self, index: str, answer: Mapping[str, Any]) -> None:
         """Polls the index's task until `published` (algolia.md, Indexing)."""
         task = task_id(answer, "taskID", VENDOR)
-        clock = TaskClock(self._task_timeout, self._sleep, self._clock)
-        while True:
+
+        async def pending() -> str | None:
             state = await self._call(self.read, "GET", self._path(index, f"/task/{task}"), call="task")
-            if isinstance(state, dict) and state.get("status") == "published":
-                return
-            if clock.expired:
-                raise VendorTimeout(
-                    f"{VENDOR}: task {task} on {index} not published after {self._task_timeout:g} s "
-                    "(raise connectors.search.task_timeout_seconds)",
-                    vendor=VENDOR,
-                )
-            await clock.wait()
+            published = isinstance(state, dict) and state.get("status") == "published"
+            return None if published else f"task {task} on {index} not published"
+
+        await self._tasks.until_done(pending, VENDOR)
 
     async def _batch(self, requests: list[dict[str, Any]], call: str) -> None:
         answer = await self._call(
@@ -238,19 +220,15 @@ class AlgoliaSearch:
         await self._put_settings(self._index, {**self._common_settings(), "replicas": list(replicas)})
         await self._configure_replicas(replicas)
 
-    async def _ensure_price_lists(self, needed: set[str]) -> None:
-        """A price list first seen here gets its two sort replicas before its documents are written."""
-        if self._price_lists is not None and needed <= self._price_lists:
+    async def _add_price_lists(self, remote: Mapping[str, Any], known: set[str], needed: set[str]) -> None:
+        """A price list first seen in a write gets its two sort replicas before its documents are written."""
+        if needed <= known:
             return
-        remote = await self._remote_settings()
-        known = self._price_lists_in(remote)
-        if not needed <= known:
-            if "filterOnly(price_lists)" not in (remote.get("attributesForFaceting") or []):
-                await self._configure(known | needed)  # an index we never set up: the whole configuration
-            elif new := self._price_replicas(needed - known):
-                await self._put_settings(self._index, {"replicas": [*(remote.get("replicas") or []), *new]})
-                await self._configure_replicas(new)
-        self._price_lists = known | needed
+        if "filterOnly(price_lists)" not in (remote.get("attributesForFaceting") or []):
+            await self._configure(known | needed)  # an index we never set up: the whole configuration
+        elif new := self._price_replicas(needed - known):
+            await self._put_settings(self._index, {"replicas": [*(remote.get("replicas") or []), *new]})
+            await self._configure_replicas(new)
 
     # -- SearchProvider -------------------------------------------------------------------------------------------
 
@@ -282,23 +260,14 @@ class AlgoliaSearch:
             self._call(self.read, "POST", self._path(self._index_for(query), "/query"), call="search", json=body),
             *(self._call(self.read, "POST", self._path(self._index, "/query"), call="search", json=p) for p in passes),
         )
-        try:
-            hits = [search_hit(hit, query.price_list, VENDOR) for hit in main["hits"]]
-            total = int(main["nbHits"])
-            facets = result_facets(plan, main.get("facets") or {}, [c.get("facets") or {} for c in counted])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VendorMisconfigured(f"{VENDOR}: unexpected search answer ({exc!r})", vendor=VENDOR) from exc
-        return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
+        return search_result(plan, main, counted, _ANSWER, VENDOR)
 
     async def index_documents(self, documents: list[SearchDocument]) -> None:
-        records = vendor_documents(documents, VENDOR)
-        if not records:
-            return
-        await self._ensure_price_lists({pl for record in records for pl in record["price_lists"]})
         # updateObject replaces the whole record, or creates it: the same "add or replace by id" as the built-in.
-        await self._batch(
-            [{"action": "updateObject", "body": {"objectID": r["id"], **r}} for r in records], call="index"
-        )
+        if records := await self._price_lists.prepare(documents, VENDOR, self._add_price_lists):
+            await self._batch(
+                [{"action": "updateObject", "body": {"objectID": r["id"], **r}} for r in records], call="index"
+            )
 
     async def delete_documents(self, ids: list[int]) -> None:
         if ids:
@@ -309,9 +278,7 @@ class AlgoliaSearch:
     async def apply_settings(self, settings: IndexSettings) -> None:
         check_settings(settings, VENDOR)
         self._settings = settings
-        if self._price_lists is None:
-            self._price_lists = self._price_lists_in(await self._remote_settings())
-        await self._configure(self._price_lists)
+        await self._configure(await self._price_lists.known())
 
     async def clear(self) -> None:
         """Removes every record and keeps the settings; the replicas follow their primary."""

@@ -9,47 +9,42 @@
 - Writes are synchronous: `POST …/documents/import?action=upsert` with JSON lines answers one result line per
   document, HTTP 200 even when some lines failed, so every line is checked.
 
-The document shape and the search plan are shared with the other vendors (`connectors.search.meilisearch`).
+The document shape and the search plan are shared with the other vendors (`connectors.search.documents`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Iterator, Mapping
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from connectors.errors import NotFound, VendorMisconfigured, VendorRejected
+from connectors.errors import VendorRejected
 from connectors.http import VendorClient
 from connectors.search.base import IndexSettings, SearchDocument, SearchQuery, SearchResult
-from connectors.search.meilisearch import (
+from connectors.search.documents import (
     MAX_FACET_VALUES,
+    AnswerFields,
     Filters,
     Sleep,
     amount_field,
     check_settings,
-    error_message,
     gather_all,
     json_body,
     plan_search,
-    result_facets,
+    refusal,
     retrieved_fields,
-    search_hit,
+    search_result,
+    sort_order,
     vendor_documents,
 )
 from connectors.settings import TypesenseSettings
 
 VENDOR = "typesense"
-_SORTS: dict[str, Callable[[str], str | None]] = {
-    "relevance": lambda pl: None,
-    "price_asc": lambda pl: f"{amount_field(pl)}:asc",
-    "price_desc": lambda pl: f"{amount_field(pl)}:desc",
-    "newest": lambda pl: "created_at:desc",
-    "title": lambda pl: "title:asc",
-}
 _FIELD_KEYS = ("name", "type", "facet", "optional", "sort")
 # Shown when a write fails on some documents: enough to find them, short enough for a log line.
 _SHOWN_FAILURES = 3
@@ -70,10 +65,7 @@ def typesense_filter(filters: Filters) -> str:
         parts.append(f"brand:=[{', '.join(_value(b) for b in filters.brands)}]")
     for name, values in filters.options:
         parts.append(f"option_values:=[{', '.join(_value(f'{name}:{v}') for v in values)}]")
-    if filters.price_min is not None:
-        parts.append(f"{filters.amount}:>={filters.price_min}")
-    if filters.price_max is not None:
-        parts.append(f"{filters.amount}:<={filters.price_max}")
+    parts += [f"{filters.amount}:{operator}{amount}" for operator, amount in filters.price_bounds]
     if filters.in_stock_only:
         parts.append("in_stock:=true")
     return " && ".join(parts)
@@ -135,13 +127,8 @@ class TypesenseSearch:
             return response if raw else json_body(response, VENDOR)
         if status == 404 and missing_ok:
             return None
-        message = f"{VENDOR}: {error_message(response)} ({status})"
-        if status == 404:
-            raise NotFound(
-                f"{message}: is there a collection {self._name!r}? `wrangler-py search reindex` creates it",
-                vendor=VENDOR,
-            )
-        raise VendorRejected(message, vendor=VENDOR)  # 400 bad filter or field, 409 conflict, 422 unprocessable
+        hint = f": is there a collection {self._name!r}? `wrangler-py search reindex` creates it"
+        raise refusal(response, VENDOR, str(status), hint)  # 400 bad filter or field, 409 conflict, 422 unprocessable
 
     async def search(self, query: SearchQuery) -> SearchResult:
         plan = plan_search(query, VENDOR)
@@ -153,8 +140,8 @@ class TypesenseSearch:
             "per_page": query.per_page,
             "include_fields": ",".join(retrieved_fields(query.price_list)),
         }
-        if sort := _SORTS[query.sort](query.price_list):
-            params["sort_by"] = sort
+        if order := sort_order(query.sort, query.price_list):
+            params["sort_by"] = ":".join(order)
         if plan.facets:
             params |= {"facet_by": ",".join(plan.facets), "max_facet_values": MAX_FACET_VALUES}
         passes = [
@@ -171,13 +158,7 @@ class TypesenseSearch:
         main, *counted = await gather_all(
             *(self._call("GET", path, call="search", params=p) for p in [params, *passes])
         )
-        try:
-            hits = [search_hit(hit["document"], query.price_list, VENDOR) for hit in main["hits"]]
-            facets = result_facets(plan, _facet_counts(main), [_facet_counts(c) for c in counted])
-            total = int(main["found"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VendorMisconfigured(f"{VENDOR}: unexpected search answer ({exc!r})", vendor=VENDOR) from exc
-        return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
+        return search_result(plan, main, counted, _ANSWER, VENDOR)
 
     async def index_documents(self, documents: list[SearchDocument]) -> None:
         """Upserts (whole documents, replaced by id) and checks each line of the answer."""
@@ -248,6 +229,13 @@ def _facet_counts(answer: dict[str, Any]) -> dict[str, dict[str, int]]:
         facet["field_name"]: {str(c["value"]): int(c["count"]) for c in facet.get("counts", [])}
         for facet in answer.get("facet_counts") or []
     }
+
+
+def _documents(answer: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    return (hit["document"] for hit in answer["hits"])
+
+
+_ANSWER = AnswerFields(hits=_documents, total=itemgetter("found"), facet_counts=_facet_counts)
 
 
 def _line(line: str) -> dict[str, Any] | None:

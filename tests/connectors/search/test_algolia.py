@@ -15,7 +15,7 @@ from connectors.errors import NotFound, VendorMisconfigured, VendorRejected, Ven
 from connectors.http import VendorHttpSettings
 from connectors.search.algolia import AlgoliaSearch, build
 from connectors.search.base import IndexSettings, SearchDocument, SearchQuery
-from connectors.search.meilisearch import vendor_document
+from connectors.search.documents import vendor_document
 from connectors.settings import AlgoliaSettings
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,8 @@ import respx
 from connectors.errors import NotFound, VendorMisconfigured, VendorRejected, VendorTimeout, VendorUnavailable
 from connectors.http import VendorHttpSettings
 from connectors.search.base import IndexSettings, SearchDocument, SearchQuery
-from connectors.search.meilisearch import MeilisearchSearch, build, vendor_document
+from connectors.search.documents import vendor_document
+from connectors.search.meilisearch import MeilisearchSearch, build
 from connectors.settings import MeilisearchSettings
 
 pytestmark = pytest.mark.anyio

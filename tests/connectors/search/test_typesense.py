@@ -14,7 +14,7 @@ import respx
 from connectors.errors import NotFound, VendorMisconfigured, VendorRejected, VendorUnavailable
 from connectors.http import VendorHttpSettings
 from connectors.search.base import IndexSettings, SearchDocument, SearchQuery
-from connectors.search.meilisearch import vendor_document
+from connectors.search.documents import vendor_document
 from connectors.search.typesense import TypesenseSearch, build, schema_fields
 from connectors.settings import TypesenseSettings
 
