@@ -17,21 +17,34 @@ from pathlib import Path
 import anyio
 from pydantic import SecretStr
 
-from wrangler_py.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config
+from wrangler_py.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, environments, load_config
 
 
 def _load(args: argparse.Namespace) -> LoadedConfig:
-    return load_config(Path(args.config))
+    return load_config(Path(args.config), env=getattr(args, "env", None))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    loaded = _load(args)
-    cfg = loaded.config
-    vendors = ", ".join(
-        f"{cap}={getattr(cfg.connectors, cap).vendor}" for cap in ("commerce", "search", "cms", "payments")
-    )
-    print(f"{loaded.path}: ok ({len(cfg.markets)} markets, default {cfg.default_market}; {vendors})")
-    return 0
+    """The chosen environment; without --env, the top level and then every [env.NAME] in the file."""
+    source = Path(args.config)
+    defined = environments(source.read_text(encoding="utf-8")) if source.is_file() else []
+    names: list[str | None] = [args.env] if args.env else [None, *defined]
+    failed = 0
+    for env in names:
+        try:
+            loaded = load_config(Path(args.config), env=env)
+        except ConfigError as exc:
+            failed += 1
+            where = f" (environment {env})" if env else ""
+            print(f"{exc}{where}", file=sys.stderr)
+            continue
+        cfg = loaded.config
+        vendors = ", ".join(
+            f"{cap}={getattr(cfg.connectors, cap).vendor}" for cap in ("commerce", "search", "cms", "payments")
+        )
+        label = f" [env {env}: {cfg.name}]" if env else ""
+        print(f"{loaded.path}{label}: ok ({len(cfg.markets)} markets, default {cfg.default_market}; {vendors})")
+    return 1 if failed else 0
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -272,32 +285,39 @@ def cmd_init(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wrangler-py", description="Build, run and ship an edgeshop store.")
     parser.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="path to wrangler.toml (default: %(default)s)")
+    env_help = "lay [env.NAME] over the top-level keys (staging, production…)"
+    parser.add_argument("--env", "-e", default=None, metavar="NAME", help=env_help)
+    # `--env` goes before or after the command, as in `wrangler-py check --env production`.
+    with_env = argparse.ArgumentParser(add_help=False)
+    with_env.add_argument("--env", "-e", default=argparse.SUPPRESS, metavar="NAME", help=env_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    init = sub.add_parser("init", help="create a new store project in DIR")
+    init = sub.add_parser("init", parents=[with_env], help="create a new store project in DIR")
     init.add_argument("directory", metavar="DIR")
     init.add_argument("--title", default=None, help="the shop's display name (default: from DIR)")
     init.set_defaults(func=cmd_init)
 
-    check = sub.add_parser("check", help="validate the config and print every problem")
+    check = sub.add_parser("check", parents=[with_env], help="validate the config and print every problem")
     check.set_defaults(func=cmd_check)
 
-    seed = sub.add_parser("seed", help="fill the built-in catalog with a generated demo catalog")
+    seed = sub.add_parser("seed", parents=[with_env], help="fill the built-in catalog with a generated demo catalog")
     seed.add_argument("--products", type=int, default=200, help="number of products (default: %(default)s)")
     seed.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same catalog")
     seed.set_defaults(func=cmd_seed)
 
-    search = sub.add_parser("search", help="search index tasks")
+    search = sub.add_parser("search", parents=[with_env], help="search index tasks")
     search_sub = search.add_subparsers(dest="search_command", required=True)
     search_reindex = search_sub.add_parser(
-        "reindex", help="rebuild the search index from the catalog: settings, then batches, waiting for the vendor"
+        "reindex",
+        parents=[with_env],
+        help="rebuild the search index from the catalog: settings, then batches, waiting for the vendor",
     )
     search_reindex.add_argument(
         "--batch-size", type=int, default=500, help="documents per vendor write (default: %(default)s)"
     )
     search_reindex.set_defaults(func=cmd_search_reindex)
 
-    dev = sub.add_parser("dev", help="run the store locally: the origin and an edge in front of it")
+    dev = sub.add_parser("dev", parents=[with_env], help="run the store locally: the origin and an edge in front of it")
     dev.add_argument("--host", default=None, help="edge address (default: edge.host)")
     dev.add_argument("--port", type=int, default=None, help="edge port (default: edge.port)")
     dev.add_argument("--origin-port", type=int, default=None, help="origin port (default: origin.port)")
@@ -308,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(func=cmd_dev)
 
-    purge = sub.add_parser("purge", help="purge the edge cache by tag or URL (every node)")
+    purge = sub.add_parser("purge", parents=[with_env], help="purge the edge cache by tag or URL (every node)")
     purge.add_argument("--tag", action="append", default=[], help="surrogate key, repeatable (product:42)")
     purge.add_argument("--url", action="append", default=[], help="path and query, repeatable (/p/boot)")
     purge.add_argument("--all", action="store_true", help="everything")
@@ -316,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--edge", default=None, help="edge base URL (default: from edge.host and edge.port)")
     purge.set_defaults(func=cmd_purge)
 
-    edge = sub.add_parser("edge", help="run an edge in front of any HTTP origin")
+    edge = sub.add_parser("edge", parents=[with_env], help="run an edge in front of any HTTP origin")
     edge.add_argument("--origin", required=True, help="origin base URL, e.g. http://127.0.0.1:8000")
     edge.add_argument("--host", default=None)
     edge.add_argument("--port", type=int, default=None)

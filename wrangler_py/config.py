@@ -94,6 +94,7 @@ class ConfigError(Exception):
 class LoadedConfig:
     config: WranglerConfig
     path: Path
+    env: str | None = None  # the [env.NAME] table laid over the top-level keys, if one was chosen
 
     @property
     def project_dir(self) -> Path:
@@ -199,11 +200,50 @@ def _secret_paths(model: BaseModel, prefix: str = "") -> list[str]:
     return found
 
 
-def parse_config(text: str, source: Path, environ: Mapping[str, str]) -> WranglerConfig:
+def environments(text: str) -> list[str]:
+    """The names of the file's `[env.NAME]` tables."""
+    try:
+        envs = tomllib.loads(text).get("env", {})
+    except tomllib.TOMLDecodeError:
+        return []
+    return sorted(envs) if isinstance(envs, dict) else []
+
+
+def _overlaid(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key (recursively); any other value, arrays of tables included, replaces the base's."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _overlaid(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _with_environment(raw: dict[str, Any], env: str | None, source: Path) -> dict[str, Any]:
+    envs = raw.pop("env", {})
+    if not isinstance(envs, dict) or any(not isinstance(table, dict) for table in envs.values()):
+        raise ConfigError(source, [Problem("env", "must hold tables: [env.staging], [env.production]", "fix the file")])
+    if env is None:
+        return raw
+    if env not in envs:
+        known = ", ".join(sorted(envs)) or "none"
+        raise ConfigError(source, [Problem(f"env.{env}", f"no such environment (defined: {known})",
+                                           f"add an [env.{env}] table or pick one of the defined")])  # fmt: skip
+    overlay = envs[env]
+    merged = _overlaid(raw, overlay)
+    if "name" not in overlay:
+        # As wrangler does: each environment deploys under its own name (resources, namespaces, keys).
+        merged["name"] = f"{raw.get('name', 'edgeshop')}-{env}"
+    return merged
+
+
+def parse_config(text: str, source: Path, environ: Mapping[str, str], env: str | None = None) -> WranglerConfig:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [Problem("(file)", f"not valid TOML: {exc}", "fix the syntax at that line")]) from exc
+    raw = _with_environment(raw, env, source)
     problems: list[Problem] = []
     referenced: set[str] = set()
     data = _resolve_secrets(raw, "", environ, problems, referenced)
@@ -222,9 +262,13 @@ def parse_config(text: str, source: Path, environ: Mapping[str, str]) -> Wrangle
     return config
 
 
-def load_config(path: Path | str = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+def load_config(
+    path: Path | str = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None, *, env: str | None = None
+) -> LoadedConfig:
+    """The file's top-level keys, with `[env.<env>]` laid over them when an environment is named."""
     source = Path(path).resolve()
     if not source.is_file():
         raise ConfigError(source, [Problem("(file)", "no such file", "run from the project folder or pass --config")])
-    config = parse_config(source.read_text(encoding="utf-8"), source, os.environ if environ is None else environ)
-    return LoadedConfig(config=config, path=source)
+    text = source.read_text(encoding="utf-8")
+    config = parse_config(text, source, os.environ if environ is None else environ, env)
+    return LoadedConfig(config=config, path=source, env=env)
