@@ -165,7 +165,8 @@ def server_config(app: EdgeApp, *, host: str, port: int, log_level: str = "warni
         # The edge decides itself which peers may speak for the client (edge.trusted_proxies); uvicorn's proxy
         # middleware would rewrite the peer address from X-Forwarded-For before the edge sees it.
         proxy_headers=False,
-        **{"access_log": False, **options},
+        # SIGTERM (a rolling deploy): stop accepting, let in-flight requests finish, but never hang the rollout.
+        **{"access_log": False, "timeout_graceful_shutdown": 20, **options},
     )
 
 

@@ -102,6 +102,9 @@ def _default_shipping() -> list[ShippingMethod]:
 class OriginSettings(_Settings):
     host: str = "127.0.0.1"
     port: int = Field(default=8788, ge=1, le=65535)
+    shutdown_grace_seconds: float = Field(
+        default=20.0, gt=0, description="on SIGTERM: how long in-flight requests may take to finish"
+    )
     data_dir: str = Field(default=".edgeshop", description="embedded stores' files, relative to the config file")
     secret_key: SecretStr | None = Field(
         default=None,

@@ -190,6 +190,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 log_level=args.log_level,
                 access_log=args.access_log,
                 lifespan="on",
+                timeout_graceful_shutdown=int(cfg.origin.shutdown_grace_seconds),
             )
         ),
         uvicorn.Server(
@@ -235,6 +236,31 @@ def cmd_edge(args: argparse.Namespace) -> int:
         access_log=args.access_log,
     )
     uvicorn.Server(config).run()
+    return 0
+
+
+def cmd_origin(args: argparse.Namespace) -> int:
+    """The origin on its own (JSON API, storefront pages, webhooks): what a deployment runs behind its edges."""
+    import uvicorn
+
+    from wrangler_py.apps import build_origin_app
+
+    loaded = _load(args)
+    cfg = loaded.config
+    host, port = args.host or cfg.origin.host, args.port or cfg.origin.port
+    print(f"origin: {cfg.storefront.name} at http://{host}:{port}/", flush=True)
+    uvicorn.Server(
+        uvicorn.Config(
+            build_origin_app(loaded),
+            host=host,
+            port=port,
+            log_level=args.log_level,
+            access_log=args.access_log,
+            lifespan="on",
+            # SIGTERM (a rolling deploy): stop accepting, finish what is in flight, within a bound.
+            timeout_graceful_shutdown=int(cfg.origin.shutdown_grace_seconds),
+        )
+    ).run()
     return 0
 
 
@@ -327,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--regions", default=None, help="several regions as real processes behind a front door: us-east,eu-west"
     )
     dev.set_defaults(func=cmd_dev)
+
+    origin = sub.add_parser("origin", parents=[with_env], help="run the origin alone (as deployed behind edges)")
+    origin.add_argument("--host", default=None, help="address (default: origin.host)")
+    origin.add_argument("--port", type=int, default=None, help="port (default: origin.port)")
+    origin.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    origin.add_argument("--access-log", action="store_true", help="log every request")
+    origin.set_defaults(func=cmd_origin)
 
     purge = sub.add_parser("purge", parents=[with_env], help="purge the edge cache by tag or URL (every node)")
     purge.add_argument("--tag", action="append", default=[], help="surrogate key, repeatable (product:42)")
