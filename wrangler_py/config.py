@@ -213,9 +213,15 @@ def _overlaid(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any
     """Tables merge key by key (recursively); any other value, arrays of tables included, replaces the base's."""
     merged = dict(base)
     for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _overlaid(merged[key], value)
+        current = merged.get(key)
+        if (
+            isinstance(value, dict)
+            and isinstance(current, dict)
+            and value.get("vendor", current.get("vendor")) == current.get("vendor")
+        ):
+            merged[key] = _overlaid(current, value)
         else:
+            # A table naming another vendor replaces the base's: the old vendor's options mean nothing to it.
             merged[key] = value
     return merged
 

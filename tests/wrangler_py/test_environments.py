@@ -73,3 +73,13 @@ def test_check_validates_every_environment_or_the_one_asked_for(
     monkeypatch.setenv("CORNER_STRIPE_KEY", "sk_test_x")
     assert main(["--config", str(config), "--env", "production", "check"]) == 0
     assert "corner-shop-live" in capsys.readouterr().out
+
+
+def test_an_environment_can_switch_a_vendor_without_inheriting_its_options(tmp_path: Path) -> None:
+    path = tmp_path / "wrangler.toml"
+    path.write_text(
+        '[connectors.payments]\nvendor = "stripe"\nsecret_key = "env:SK"\n\n'
+        '[env.dev.connectors.payments]\nvendor = "builtin"\n'
+    )
+    assert load_config(path, environ={"SK": "sk_test"}).config.connectors.payments.vendor == "stripe"
+    assert load_config(path, environ={}, env="dev").config.connectors.payments.vendor == "builtin"
