@@ -35,9 +35,9 @@ class FallbackSearch:
     async def search(self, query: SearchQuery) -> SearchResult:
         try:
             result = await self.primary.search(query)
-        except _NOT_AN_OUTAGE:
-            raise
-        except ConnectorError as exc:
+        except VendorRejected:
+            raise  # the query itself is wrong: a fallback would only hide it
+        except ConnectorError as exc:  # NotFound included: a vendor index not (re)built yet is an outage here
             remembered = self._results.get(_key(query)) if self._results is not None else None
             if self.backup is not None:
                 log.warning("search vendor %s failed (%s): answering from the built-in index", self.vendor, exc)
@@ -50,15 +50,17 @@ class FallbackSearch:
             self._results[_key(query)] = result
         return result
 
+    # Writes go to the backup first: while the vendor is down the backup is what shoppers see, so it must not
+    # miss the change the vendor could not take (the vendor's failure still reaches the caller).
     async def index_documents(self, documents: list[SearchDocument]) -> None:
-        await self.primary.index_documents(documents)
         if self.backup is not None:
             await self.backup.index_documents(documents)
+        await self.primary.index_documents(documents)
 
     async def delete_documents(self, ids: list[int]) -> None:
-        await self.primary.delete_documents(ids)
         if self.backup is not None:
             await self.backup.delete_documents(ids)
+        await self.primary.delete_documents(ids)
 
     async def apply_settings(self, settings: IndexSettings) -> None:
         await self.primary.apply_settings(settings)

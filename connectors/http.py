@@ -130,7 +130,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdecimal():  # str.isdigit() also takes "²", which float() refuses
         return float(value)
     try:
         when = parsedate_to_datetime(value).timestamp()

@@ -261,6 +261,10 @@ class CheckoutService:
             except OutOfStockConflict:
                 await self._release(cart.id, cart.checkout_key)
                 return
+        if order.status not in ("authorized", "captured"):
+            # It failed (a vendor webhook said so) or was voided: the cart is the shopper's again.
+            await self._release(cart.id, cart.checkout_key)
+            return
         await self._complete(cart.id, cart.checkout_key, order.id)
 
     async def _transition(self, cart_id: str, key: str, change: Callable[[Cart], Cart | None]) -> None:
@@ -339,8 +343,11 @@ class CheckoutService:
             ) from exc
 
     async def _pay(self, order: Order, body: CheckoutBody) -> Order:
-        if order.status not in ("pending_payment", "cancelled"):
+        if order.status in ("authorized", "captured"):
             return order  # a retry of an attempt that already finished
+        if order.status not in ("pending_payment", "cancelled"):
+            # The vendor told us by webhook that this attempt failed (or was refunded): never an order to show.
+            raise PaymentFailed("the payment did not go through; please try again", code=order.status)
         # A cancelled order is one whose reservation lapsed while its payment was in doubt: the same payment
         # key replays that payment, so resuming it can never charge a second time.
         request = PaymentRequest(

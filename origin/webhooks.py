@@ -41,7 +41,9 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 PAYMENT_TRANSITIONS: dict[str, tuple[OrderStatus, frozenset[OrderStatus]]] = {
     "authorized": ("authorized", frozenset({"pending_payment", "cancelled"})),
     "captured": ("captured", frozenset({"pending_payment", "authorized", "cancelled"})),
-    "failed": ("failed", frozenset({"pending_payment"})),
+    # From a paid state only for the very payment the order records: a payment reported pending and then
+    # failed (Stripe's processing, Adyen's Pending or a failed capture) gives its stock back.
+    "failed": ("failed", frozenset({"pending_payment", "authorized", "captured"})),
     "cancelled": ("cancelled", frozenset({"pending_payment", "authorized"})),
     "refunded": ("refunded", frozenset({"captured"})),
 }
@@ -105,12 +107,16 @@ class Webhooks:
         served = {"payments": self._connectors.payments.vendor, "cms": self._connectors.cms.vendor}.get(capability)
         if served is None or served != vendor or vendor == "builtin":
             return problem(404, "not-found", "No such webhook", f"{capability} is not served by {vendor} here")
+        too_large = problem(413, "too-large", "Webhook too large", f"at most {MAX_WEBHOOK_BYTES} bytes")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-            return problem(413, "too-large", "Webhook too large", f"at most {MAX_WEBHOOK_BYTES} bytes")
-        body = await request.body()
-        if len(body) > MAX_WEBHOOK_BYTES:
-            return problem(413, "too-large", "Webhook too large", f"at most {MAX_WEBHOOK_BYTES} bytes")
+            return too_large
+        received = bytearray()
+        async for chunk in request.stream():  # counted as it arrives: a chunked body has no declared length
+            received += chunk
+            if len(received) > MAX_WEBHOOK_BYTES:
+                return too_large
+        body = bytes(received)
         headers: Mapping[str, str] = request.headers
         try:
             if capability == "payments":
@@ -136,7 +142,9 @@ class Webhooks:
                 applied += 1
             else:
                 ignored += 1
-                log.info("payment event %s (%s) for %s: %s", event.id, event.type, event.reference, result)
+                # Money without an order, or after its stock sold, needs a person: loud, not informational.
+                level = logging.ERROR if "refund it" in result or "no such order" in result else logging.INFO
+                log.log(level, "payment event %s (%s) for %s: %s", event.id, event.type, event.reference, result)
         return Outcome(len(events), applied, duplicates, ignored)
 
     async def _apply_payment(self, event: PaymentEvent) -> str:
@@ -148,6 +156,15 @@ class Webhooks:
             return "ignored: no such order"
         if order.status not in allowed:
             return f"ignored: {order.status} -> {status} is not an allowed move"
+        paid_with = order.payment_reference
+        if order.status in ("authorized", "captured") and paid_with is not None and paid_with != event.payment_id:
+            return "ignored: about another payment than the one this order records"
+        if order.status == "cancelled" and paid_with is not None:
+            # Cancelled with a payment on record: the vendor voided it. Only an order whose reservation lapsed
+            # before any payment was recorded may still be paid by a late event.
+            return "ignored: the order's payment was cancelled"
+        if status == "refunded" and event.amount is not None and event.amount.amount < order.total.amount:
+            return "ignored: a partial refund leaves the order captured"
         if status in _PAID and order.status in ("pending_payment", "cancelled"):
             try:
                 await commerce.record_payment(order.id, status=status, payment_reference=event.payment_id)
@@ -155,7 +172,9 @@ class Webhooks:
                 # Paid after its reservation lapsed and the stock sold: the order stays cancelled for a refund.
                 return "ignored: paid after the stock was sold elsewhere; refund it"
             return "applied"
-        moved = await commerce.update_order_status(order.id, status, expected=allowed)
+        moved = await commerce.update_order_status(
+            order.id, status, expected=allowed, payment_reference=event.payment_id
+        )
         return "applied" if moved is not None else "ignored: already moved"
 
     async def _content(self, vendor: str, events: list[ContentEvent]) -> Outcome:

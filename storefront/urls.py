@@ -21,8 +21,14 @@ def is_site_path(url: str) -> bool:
     return url.startswith("/") and not url.startswith(("//", "/\\"))
 
 
+_SAFE_SCHEMES = ("http://", "https://", "mailto:", "tel:")
+
+
 class Links:
-    """Called from templates as `url('/cart')`: a site path as the page's market spells it."""
+    """Called from templates as `url('/cart')`: a site path as the page's market spells it.
+
+    Links also come from the CMS (hero and banner URLs): anything but a site path or a web, mail or phone
+    address (a `javascript:` URL, say) becomes "#", so content can never put script in an href."""
 
     __slots__ = ("prefix",)
 
@@ -30,7 +36,9 @@ class Links:
         self.prefix = prefix
 
     def __call__(self, url: str) -> str:
-        return self.prefix + url if self.prefix and is_site_path(url) else url
+        if is_site_path(url):
+            return self.prefix + url if self.prefix else url
+        return url if url.strip().lower().startswith(_SAFE_SCHEMES) or url.startswith("#") else "#"
 
 
 @cache

@@ -92,25 +92,28 @@ async def prepare_embedded_data(connectors: Connectors, products: int, price_lis
     elif not await commerce.catalog_batch(limit=1):
         return ""
     try:
-        empty = seeded or not (await search.search(SearchQuery(price_list=price_list, per_page=1, facets=[]))).total
+        vendor: SearchProvider = getattr(search, "primary", search)  # the vendor's own index, not its fallback
+        empty = seeded or not (await vendor.search(SearchQuery(price_list=price_list, per_page=1, facets=[]))).total
     except NotFound:
         empty = True  # the vendor has no such index yet
     except ConnectorError as exc:
-        return seeded + await _index_backup(commerce, search, exc)
+        return seeded + await _index_backup(commerce, search, exc, price_list)
     if not empty:
         return seeded.removesuffix("; ")
     try:
         return f"{seeded}indexed {await reindex(commerce, search)} products for search"
     except ConnectorError as exc:
-        return seeded + await _index_backup(commerce, search, exc)
+        return seeded + await _index_backup(commerce, search, exc, price_list)
 
 
-async def _index_backup(commerce: BuiltinCommerce, search: SearchProvider, failure: ConnectorError) -> str:
+async def _index_backup(
+    commerce: BuiltinCommerce, search: SearchProvider, failure: ConnectorError, price_list: str
+) -> str:
     log.warning("search vendor unavailable at start-up (%s): run `wrangler-py search reindex` once it answers", failure)
     backup = getattr(search, "backup", None)
     if backup is None:
         return "search index not built"
-    if (await backup.search(SearchQuery(price_list="", per_page=1, facets=[]))).total:
+    if (await backup.search(SearchQuery(price_list=price_list, per_page=1, facets=[]))).total:
         return "search vendor unavailable; its built-in backup is ready"
     return f"indexed {await reindex(commerce, backup)} products into the built-in backup only"
 

@@ -10,7 +10,8 @@ def safe_href(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     href = value.strip()
-    if href.lower().startswith(_SAFE_SCHEMES) or (href[0] in "/#?" and not href.startswith("//")):
+    # "/\\host" is "//host" to a browser: another site, not a path on this one.
+    if href.lower().startswith(_SAFE_SCHEMES) or (href[0] in "/#?" and not href.startswith(("//", "/\\"))):
         return href
     return None
 

@@ -229,12 +229,18 @@ class CommerceBackend(Protocol):
         ...
 
     async def update_order_status(
-        self, order_id: str, status: OrderStatus, *, expected: Collection[OrderStatus]
+        self,
+        order_id: str,
+        status: OrderStatus,
+        *,
+        expected: Collection[OrderStatus],
+        payment_reference: str | None = None,
     ) -> Order | None:
         """Move an order to `status` only from one of the `expected` statuses, atomically; None when it was in
         another (the move is not allowed, or a replay already made it). Stock follows the move: a pending order
         that failed releases its reservation; an authorized one that is cancelled puts its units back. Paying a
-        pending order is `record_payment`'s job. Raises NotFound."""
+        pending order is `record_payment`'s job. `payment_reference` records which payment the move is about
+        (a cancelled order that names its payment is never revived by a late event of it). Raises NotFound."""
         ...
 
     async def get_order(self, order_id: str) -> Order:

@@ -257,3 +257,10 @@ async def test_an_unpublish_webhook_forgets_what_was_kept() -> None:
     vendor.failure = VendorUnavailable("down", vendor="contentful")
     with pytest.raises(VendorUnavailable):
         await cms.get_entry("page", "shipping", locale="en")
+
+
+async def test_a_missing_vendor_index_is_answered_by_the_backup() -> None:
+    vendor, backup = FakeSearch("meilisearch", "from the vendor"), FakeSearch("builtin", "from the backup")
+    search = FallbackSearch(vendor, backup=backup, remember_results=False)  # type: ignore[arg-type]
+    vendor.failure = NotFound("index products not found", vendor="meilisearch")
+    assert await search.search(query()) == result("from the backup")

@@ -149,6 +149,7 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert retry_after_seconds("7") == 7.0
     assert retry_after_seconds(formatdate(1_000_030, usegmt=True), now=1_000_000) == 30.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+    assert retry_after_seconds("²") is None  # a digit to str.isdigit(), not to float()
 
 
 @pytest.mark.anyio

@@ -221,3 +221,20 @@ def test_a_payment_that_needs_the_shopper_is_not_taken_for_paid(setup: dict[str,
     assert sql(data, "SELECT on_hand, reserved FROM inventory WHERE variant_id = ?", variant_id) == [(3, 0)]
     assert sql(data, "SELECT COUNT(*) FROM orders") == [(0,)]  # nothing sold, nothing kept
     assert len(setup["payments"].cancelled) == 1  # the attempt was released at the vendor too
+
+
+def test_a_payment_that_failed_by_webhook_frees_the_cart_instead_of_ordering_it(setup: dict[str, Any]) -> None:
+    client, data, store = setup["client"], setup["data"], setup["store"]
+    cart_id, _ = stocked_cart(client, data, 3)
+    setup["payments"].lose = True
+    assert checkout(client, cart_id, "failed-by-webhook-1").status_code == 503  # the answer was lost
+    setup["payments"].lose = False
+    [(order_id,)] = sql(data, "SELECT id FROM orders")
+    # Meanwhile the vendor's webhook says the payment failed (as origin/webhooks.py would apply it).
+    anyio.run(lambda: store.connectors.commerce.update_order_status(
+        order_id, "failed", expected={"pending_payment"}, payment_reference="pi_x"))  # fmt: skip
+    retried = checkout(client, cart_id, "failed-by-webhook-1")
+    assert retried.status_code == 402  # not a 201 with a failed order
+    assert client.get(f"/api/carts/{cart_id}").json()["status"] == "open"  # the shopper can pay again
+    paid = checkout(client, cart_id, "failed-by-webhook-2")
+    assert paid.status_code == 201 and paid.json()["status"] == "captured"

@@ -124,8 +124,13 @@ def shop(tmp_path: Path) -> Iterator[Shop]:
         yield Shop(client, commerce, purges, variant_id)
 
 
-def event(event_id: str, kind: str, order_id: str) -> dict[str, Any]:
-    return {"id": event_id, "type": kind, "payment_id": "pi_1", "reference": order_id}
+def event(
+    event_id: str, kind: str, order_id: str, *, payment: str = "pi_1", amount: int | None = None
+) -> dict[str, Any]:
+    sent: dict[str, Any] = {"id": event_id, "type": kind, "payment_id": payment, "reference": order_id}
+    if amount is not None:
+        sent["amount"] = {"amount": amount, "currency": "USD"}
+    return sent
 
 
 def test_payment_events_move_an_order_once_and_only_forward(shop: Shop) -> None:
@@ -207,3 +212,38 @@ def test_stripes_worked_vector_through_the_endpoint(tmp_path: Path) -> None:
         assert post(payload, signature=vector["header"].replace("v1=f", "v1=0")).status_code == 400
         clock[0] += 3600
         assert post(payload).status_code == 400  # too old to trust, even though the signature matches
+
+
+def test_a_partial_refund_leaves_the_order_captured(shop: Shop) -> None:
+    order = shop.order("k5")  # total 2000
+    shop.send("/webhooks/payments/fakepay", [event("evt_p1", "captured", order)])
+    partial = shop.send("/webhooks/payments/fakepay", [event("evt_p2", "refunded", order, amount=100)])
+    assert partial.json()["ignored"] == 1 and shop.status(order) == "captured"
+    shop.send("/webhooks/payments/fakepay", [event("evt_p3", "refunded", order, amount=2000)])
+    assert shop.status(order) == "refunded"
+
+
+def test_a_pending_payment_that_fails_gives_its_stock_back_and_only_for_its_own_payment(shop: Shop) -> None:
+    order = shop.order("k6", quantity=1)
+    on_hand, _ = shop.stock()
+    shop.send("/webhooks/payments/fakepay", [event("evt_q1", "authorized", order)])  # e.g. Stripe "processing"
+    assert shop.stock()[0] == on_hand - 1
+    other = shop.send("/webhooks/payments/fakepay", [event("evt_q2", "failed", order, payment="pi_other")])
+    assert other.json()["ignored"] == 1 and shop.status(order) == "authorized"
+    shop.send("/webhooks/payments/fakepay", [event("evt_q3", "failed", order)])
+    assert shop.status(order) == "failed" and shop.stock()[0] == on_hand
+
+
+def test_a_late_authorization_never_revives_a_cancelled_payment(shop: Shop) -> None:
+    order = shop.order("k7", quantity=1)
+    on_hand, _ = shop.stock()
+    shop.send("/webhooks/payments/fakepay", [event("evt_r1", "cancelled", order)])  # delivered first
+    late = shop.send("/webhooks/payments/fakepay", [event("evt_r0", "authorized", order)])
+    assert late.json()["ignored"] == 1 and shop.status(order) == "cancelled" and shop.stock() == (on_hand, 0)
+
+
+def test_a_racing_authorization_never_moves_a_captured_order_back(shop: Shop) -> None:
+    order = shop.order("k8", quantity=1)
+    anyio.run(lambda: shop.commerce.record_payment(order, status="captured", payment_reference="pi_1"))
+    anyio.run(lambda: shop.commerce.record_payment(order, status="authorized", payment_reference="pi_1"))
+    assert shop.status(order) == "captured"

@@ -214,3 +214,12 @@ def test_config_rejects_ambiguous_market_urls() -> None:
             "storefront": {"public_url": "https://shop.example"},
         }
     )
+
+
+def test_links_from_content_cannot_carry_script() -> None:
+    for prefix in ("", "/eu"):
+        url = links(prefix)
+        assert url("javascript:alert(1)") == "#" and url(" JavaScript:alert(1)") == "#"
+        assert url("data:text/html,x") == "#" and url("//evil.example/x") == "#"
+        assert url("https://brand.example/") == "https://brand.example/" and url("#reviews") == "#reviews"
+        assert url("mailto:help@shop.example") == "mailto:help@shop.example"

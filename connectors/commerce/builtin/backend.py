@@ -517,6 +517,14 @@ class BuiltinCommerce:
             row = conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no order {order_id}")
+            if row[0] not in ("pending_payment", "cancelled"):
+                # Already paid (or failed): only authorized -> captured moves on; a late or racing event never
+                # moves an order back, and a failed one is never taken for paid without its stock.
+                if (row[0], status) == ("authorized", "captured"):
+                    conn.execute("UPDATE orders SET status = ?, updated_at = ? WHERE id = ?", (status, now, order_id))
+                order = self._order_by(conn, "id", order_id)
+                assert order is not None
+                return order
             if row[0] == "pending_payment":
                 conn.execute(
                     "UPDATE inventory SET on_hand = on_hand - ol.quantity, reserved = reserved - ol.quantity"
@@ -563,7 +571,7 @@ class BuiltinCommerce:
         await self._db.run(self._void_order, order_id)
 
     def _update_order_status(
-        self, order_id: str, status: OrderStatus, expected: Collection[OrderStatus]
+        self, order_id: str, status: OrderStatus, expected: Collection[OrderStatus], payment_reference: str | None
     ) -> Order | None:
         with self._db.write() as conn:
             row = conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
@@ -574,22 +582,28 @@ class BuiltinCommerce:
                 return None
             if current == "pending_payment":
                 _release_reservation(conn, order_id)
-            elif current == "authorized" and status == "cancelled":
+            elif current in ("authorized", "captured") and status in ("cancelled", "failed"):
                 conn.execute(
                     "UPDATE inventory SET on_hand = on_hand + ol.quantity FROM order_lines ol"
                     " WHERE ol.order_id = ? AND inventory.variant_id = ol.variant_id",
                     (order_id,),
                 )
             conn.execute(
-                "UPDATE orders SET status = ?, reserved_until = NULL, updated_at = ? WHERE id = ?",
-                (status, int(time.time()), order_id),
+                "UPDATE orders SET status = ?, reserved_until = NULL, updated_at = ?,"
+                " payment_reference = COALESCE(?, payment_reference) WHERE id = ?",
+                (status, int(time.time()), payment_reference, order_id),
             )
             return self._order_by(conn, "id", order_id)
 
     async def update_order_status(
-        self, order_id: str, status: OrderStatus, *, expected: Collection[OrderStatus]
+        self,
+        order_id: str,
+        status: OrderStatus,
+        *,
+        expected: Collection[OrderStatus],
+        payment_reference: str | None = None,
     ) -> Order | None:
-        return await self._db.run(self._update_order_status, order_id, status, expected)
+        return await self._db.run(self._update_order_status, order_id, status, expected, payment_reference)
 
     def _get_order(self, order_id: str) -> Order:
         order = self._order_by(self._db.conn(), "id", order_id)
