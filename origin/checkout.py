@@ -251,7 +251,18 @@ class CheckoutService:
             await self._release(cart.id, cart.checkout_key)
             return
         if order.status in ("pending_payment", "cancelled"):
-            payment = await self._payments.find_payment(order.id)
+            try:
+                payment = await self._payments.find_payment(order.id)
+            except ConnectorError as exc:
+                if exc.retryable:
+                    raise
+                # The vendor cannot look payments up by our reference (Adyen): only its webhook can tell. Until
+                # the reservation lapses, wait for it; after that, free the cart (a payment that still arrives
+                # for the voided order is logged as money without an order, to be refunded).
+                if order.status == "pending_payment":
+                    detail = "the last payment attempt is still being confirmed; try again in a few minutes"
+                    raise Conflict(detail) from exc
+                payment = None
             if payment is None or payment.status not in ("authorized", "captured"):
                 await self._backend.void_order(order.id)
                 await self._release(cart.id, cart.checkout_key)

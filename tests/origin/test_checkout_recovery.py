@@ -12,7 +12,7 @@ import anyio
 import pytest
 from starlette.testclient import TestClient
 
-from connectors.errors import VendorTimeout
+from connectors.errors import VendorTimeout, VendorUnavailable
 from connectors.money import Money
 from connectors.payments.base import Payment, PaymentProvider, PaymentRequest
 from connectors.registry import Connectors
@@ -238,3 +238,26 @@ def test_a_payment_that_failed_by_webhook_frees_the_cart_instead_of_ordering_it(
     assert client.get(f"/api/carts/{cart_id}").json()["status"] == "open"  # the shopper can pay again
     paid = checkout(client, cart_id, "failed-by-webhook-2")
     assert paid.status_code == 201 and paid.json()["status"] == "captured"
+
+
+def test_a_vendor_that_cannot_look_payments_up_waits_for_the_reservation_then_frees_the_cart(
+    setup: dict[str, Any],
+) -> None:
+    client, data, store = setup["client"], setup["data"], setup["store"]
+    cart_id, _ = stocked_cart(client, data, 3)
+
+    async def cannot_find(reference: str) -> None:
+        error = VendorUnavailable("adyen: no lookup by merchant reference", vendor="adyen")
+        error.retryable = False
+        raise error
+
+    setup["payments"].find_payment = cannot_find  # as Adyen's Checkout API: only its webhook can tell
+    setup["payments"].lose = True
+    assert checkout(client, cart_id, "lookup-less-1").status_code == 503
+    setup["payments"].lose = False
+    age_claim(store, cart_id)
+    waiting = checkout(client, cart_id, "lookup-less-2")
+    assert waiting.status_code == 409 and "still being confirmed" in waiting.json()["detail"]
+    sql(data, "UPDATE orders SET status = 'cancelled', reserved_until = NULL")  # the reservation lapsed
+    freed = checkout(client, cart_id, "lookup-less-2")
+    assert freed.status_code == 201 and freed.json()["status"] == "captured"
