@@ -81,6 +81,10 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PURGE_PATH = "/_edge/purge"
+# The edge's own health, for load balancers and Kubernetes probes (/healthz and /readyz are the origin's, and
+# pass through): alive, and able to serve (some origin region can be asked right now).
+HEALTH_PATH = "/_edge/healthz"
+READY_PATH = "/_edge/readyz"
 # Where the request came from, which market and segment it is for, and its experiment arms are the edge's to
 # say, never the client's: the origin varies shared pages on them.
 MARKET_PREFIX_HEADER = "x-market-prefix"
@@ -342,6 +346,8 @@ class EdgeApp:
         path = raw_path.decode("latin-1").split("?", 1)[0]
         if path == PURGE_PATH:
             return await self._purge(method, headers, receive, host, scheme)
+        if path in (HEALTH_PATH, READY_PATH):
+            return self._health(ready=path == READY_PATH)
         peer = (scope.get("client") or ("", 0))[0]
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query = normalize_query(raw_query, tracking=self._tracking, tracking_prefixes=self._tracking_prefixes)
@@ -618,6 +624,14 @@ class EdgeApp:
             except CdnPurgeError as exc:
                 return problem_answer(502, "CDN purge failed", f"the edge is purged; {exc}")
         return self._purged({"all": True} if everything else {"purged": count, "soft": soft})
+
+    def _health(self, *, ready: bool) -> Answer:
+        region = self.router.here
+        if ready and not self.router.for_read(time.monotonic()):
+            return problem_answer(503, "Not ready", f"edge in {region}: no origin region can be asked right now")
+        body = {"status": "ok", "region": region}
+        return Answer(200, (("content-type", "application/json"), ("cache-control", "no-store")),
+                      json.dumps(body).encode(), "PASS")  # fmt: skip
 
     @staticmethod
     def _purged(result: dict[str, Any]) -> Answer:

@@ -96,8 +96,8 @@ class DeploySettings(BaseModel):
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     # The edge answers every path by proxying it to an origin: it has no health endpoints of its own, and an HTTP
     # liveness probe would restart every edge when the origins fail. TCP probes until it has; then name them here.
-    edge_liveness_path: str | None = Field(default=None, pattern=r"^/")
-    edge_readiness_path: str | None = Field(default=None, pattern=r"^/")
+    edge_liveness_path: str | None = Field(default="/_edge/healthz", pattern=r"^/")
+    edge_readiness_path: str | None = Field(default="/_edge/readyz", pattern=r"^/")
 
     @model_validator(mode="after")
     def _consistent(self) -> DeploySettings:

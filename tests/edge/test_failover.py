@@ -174,3 +174,23 @@ def test_a_cart_read_whose_home_region_refuses_is_the_same_503_as_a_cart_write(r
     assert again.status_code == 503 and again.headers["x-cache"] != "HIT"  # never stored
     # A shared page has no home: nothing answered it, which stays a 502.
     assert httpx.get(refused_home + "/pages/about").status_code == 502
+
+
+def test_the_edge_says_it_is_alive_and_whether_it_can_serve() -> None:
+    port, refused = free_port(), free_port()
+    settings = EdgeSettings.model_validate(
+        {"origin": f"http://127.0.0.1:{refused}", "breaker": {"failures": 1, "open_seconds": 60}}
+    )
+    app = EdgeApp(settings)
+    server, thread = serve(server_config(app, host="127.0.0.1", port=port))
+    try:
+        edge = f"http://127.0.0.1:{port}"
+        assert httpx.get(edge + "/_edge/healthz").json() == {"status": "ok", "region": "default"}
+        assert httpx.get(edge + "/_edge/readyz").status_code == 200  # nothing known against the origin yet
+        assert httpx.get(edge + "/p/x").status_code == 502  # refused: the breaker opens
+        not_ready = httpx.get(edge + "/_edge/readyz")
+        assert not_ready.status_code == 503 and not_ready.headers["cache-control"] == "no-store"
+        assert httpx.get(edge + "/_edge/healthz").status_code == 200  # alive all the same: no restart
+    finally:
+        server.should_exit = True
+        thread.join(5)

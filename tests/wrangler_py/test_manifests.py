@@ -286,10 +286,9 @@ def test_probes_commands_ports_and_graceful_termination(env: str) -> None:
 
         edge = of(docs, "Deployment", region, "edge")
         proxy = container(edge)
-        # The edge proxies every path (its /healthz is an origin's): TCP probes, so a failing origin region does
-        # not restart the edges that route around it.
-        assert proxy["livenessProbe"]["tcpSocket"] == {"port": "http"}
-        assert proxy["readinessProbe"]["tcpSocket"] == {"port": "http"}
+        # The edge's own health paths (its /healthz is an origin's): alive, and ready while an origin can be asked.
+        assert proxy["livenessProbe"]["httpGet"]["path"] == "/_edge/healthz"
+        assert proxy["readinessProbe"]["httpGet"]["path"] == "/_edge/readyz"
         assert proxy["ports"] == [{"name": "http", "containerPort": config.edge.port, "protocol": "TCP"}]
         assert proxy["args"] == [
             "--config", "/app/wrangler.toml", "edge", "--origin", f"http://{config.name}-origin.shop.svc:"
@@ -314,11 +313,11 @@ def test_probes_commands_ports_and_graceful_termination(env: str) -> None:
             )
 
 
-def test_edge_http_probes_once_the_edge_serves_its_own() -> None:
-    settings = DeploySettings(edge_liveness_path="/_edge/healthz", edge_readiness_path="/_edge/readyz")
+def test_edge_tcp_probes_when_asked_for() -> None:
+    settings = DeploySettings(edge_liveness_path=None, edge_readiness_path=None)
     proxy = container(of(render("production", settings=settings), "Deployment", "us-east", "edge"))
-    assert proxy["livenessProbe"]["httpGet"]["path"] == "/_edge/healthz"
-    assert proxy["readinessProbe"]["httpGet"]["path"] == "/_edge/readyz"
+    assert proxy["livenessProbe"]["tcpSocket"] == {"port": "http"}
+    assert proxy["readinessProbe"]["tcpSocket"] == {"port": "http"}
 
 
 @pytest.mark.parametrize("env", sorted(ENVIRONMENTS))
