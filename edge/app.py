@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -85,6 +86,8 @@ PURGE_PATH = "/_edge/purge"
 # pass through): alive, and able to serve (some origin region can be asked right now).
 HEALTH_PATH = "/_edge/healthz"
 READY_PATH = "/_edge/readyz"
+# Prometheus metrics, for admin networks or the admin token only: to anyone else the path does not exist.
+METRICS_PATH = "/metrics"
 # Where the request came from, which market and segment it is for, and its experiment arms are the edge's to
 # say, never the client's: the origin varies shared pages on them.
 MARKET_PREFIX_HEADER = "x-market-prefix"
@@ -349,6 +352,12 @@ class EdgeApp:
         if path in (HEALTH_PATH, READY_PATH):
             return self._health(ready=path == READY_PATH)
         peer = (scope.get("client") or ("", 0))[0]
+        if path == METRICS_PATH:
+            if not self._admin(peer, headers):
+                # Not passed on either: an origin next to this edge would take the edge for an admin peer.
+                return problem_answer(404, "Not found", "no such page")
+            return Answer(200, (("content-type", CONTENT_TYPE_LATEST), ("cache-control", "no-store")),
+                          generate_latest(), "PASS")  # fmt: skip
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query = normalize_query(raw_query, tracking=self._tracking, tracking_prefixes=self._tracking_prefixes)
         located = _Located(self, headers, peer, raw_query)
@@ -624,6 +633,16 @@ class EdgeApp:
             except CdnPurgeError as exc:
                 return problem_answer(502, "CDN purge failed", f"the edge is purged; {exc}")
         return self._purged({"all": True} if everything else {"purged": count, "soft": soft})
+
+    def _admin(self, peer: str, headers: Headers) -> bool:
+        try:
+            if any(ip_address(peer) in network for network in self.settings.admin_networks):
+                return True
+        except ValueError:
+            pass
+        token = self.settings.admin_token
+        supplied = (header(headers, "authorization") or "").removeprefix("Bearer ").strip().encode()
+        return token is not None and hmac.compare_digest(supplied, token.get_secret_value().encode())
 
     def _health(self, *, ready: bool) -> Answer:
         region = self.router.here

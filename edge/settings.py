@@ -114,6 +114,11 @@ class EdgeSettings(BaseModel):
         default=5.0, gt=0, description="longest a node that lost the purge bus may serve what it cached"
     )
     purge_token: SecretStr | None = Field(default=None, description='bearer token for POST /_edge/purge ("env:NAME")')
+    admin_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=lambda: list[IPv4Network | IPv6Network]([IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]),
+        description="peers that may read /metrics (the connecting address, never X-Forwarded-For)",
+    )
+    admin_token: SecretStr | None = Field(default=None, description='or a bearer token for /metrics ("env:NAME")')
     cache: EdgeCacheSettings = EdgeCacheSettings()
     cdn_purge: CdnPurgeSettings | None = None
     region: RegionName | None = Field(default=None, description="the region this edge runs in")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -102,6 +103,10 @@ def _default_shipping() -> list[ShippingMethod]:
 class OriginSettings(_Settings):
     host: str = "127.0.0.1"
     port: int = Field(default=8788, ge=1, le=65535)
+    admin_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=lambda: list[IPv4Network | IPv6Network]([IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]),
+        description="peers that may read /metrics: the connecting address (an edge on loopback counts)",
+    )
     shutdown_grace_seconds: float = Field(
         default=20.0, gt=0, description="on SIGTERM: how long in-flight requests may take to finish"
     )
@@ -113,7 +118,8 @@ class OriginSettings(_Settings):
     shipping_methods: list[ShippingMethod] = Field(default_factory=_default_shipping)
     cache: CacheHeaderSettings = CacheHeaderSettings()
     admin_token: SecretStr | None = Field(
-        default=None, description='bearer token of the admin API (/api/admin/...), as "env:NAME"; unset: no admin API'
+        default=None,
+        description='bearer token of the admin API (/api/admin/...) and /metrics, as "env:NAME"; unset: no admin API',
     )
     seed_products: int = Field(default=200, ge=0, description="catalog size seeded on first start when empty")
     cart_ttl_days: int = Field(default=30, ge=1)

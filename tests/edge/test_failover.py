@@ -194,3 +194,22 @@ def test_the_edge_says_it_is_alive_and_whether_it_can_serve() -> None:
     finally:
         server.should_exit = True
         thread.join(5)
+
+
+def test_metrics_only_for_admin_networks_or_the_admin_token() -> None:
+    port, refused = free_port(), free_port()
+    closed = {"origin": f"http://127.0.0.1:{refused}", "admin_networks": [], "admin_token": "scrape-me"}
+    for settings, allowed in ((EdgeSettings.model_validate({"origin": f"http://127.0.0.1:{refused}"}), True),
+                              (EdgeSettings.model_validate(closed), False)):  # fmt: skip
+        server, thread = serve(server_config(EdgeApp(settings), host="127.0.0.1", port=port))
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/metrics")
+            if allowed:  # loopback is an admin network by default
+                assert answer.status_code == 200 and "edgeshop_experiment_exposures_total" in answer.text
+            else:  # a shopper: the page does not exist, and is not passed on to an origin either
+                assert answer.status_code == 404 and "edgeshop" not in answer.text
+                scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"authorization": "Bearer scrape-me"})
+                assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+        finally:
+            server.should_exit = True
+            thread.join(5)

@@ -247,3 +247,17 @@ def test_a_racing_authorization_never_moves_a_captured_order_back(shop: Shop) ->
     anyio.run(lambda: shop.commerce.record_payment(order, status="captured", payment_reference="pi_1"))
     anyio.run(lambda: shop.commerce.record_payment(order, status="authorized", payment_reference="pi_1"))
     assert shop.status(order) == "captured"
+
+
+def test_the_origin_serves_metrics_to_admins_only(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wrangler_py.apps import build_origin_app
+
+    monkeypatch.setenv("ES_TEST_ADMIN", "scrape-me")
+    app = build_origin_app(make_config(seed_products=5, origin_extra='admin_token = "env:ES_TEST_ADMIN"'))
+    with TestClient(app, client=("203.0.113.7", 4000)) as outsider:
+        assert outsider.get("/metrics").status_code == 404
+        token = outsider.get("/metrics", headers={"authorization": "Bearer scrape-me"})
+        assert token.status_code == 200
+    with TestClient(app, client=("127.0.0.1", 4000)) as local:
+        answer = local.get("/metrics")
+        assert answer.status_code == 200 and "edgeshop_vendor_request_seconds" in answer.text
