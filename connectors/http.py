@@ -24,7 +24,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -123,6 +124,17 @@ class CircuitBreaker:
 
     def abandoned(self) -> None:
         self.trial_running = False
+
+
+@contextmanager
+def vendor_answers(vendor: str, call: str) -> Iterator[None]:
+    """An answer that is not the documented shape is the vendor misbehaving, not our caller's mistake."""
+    try:
+        yield
+    except ConnectorError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise VendorUnavailable(f"{vendor}: unexpected answer to {call} ({exc!r})", vendor=vendor) from exc
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -278,4 +290,4 @@ class VendorClient:
             log.info("vendor %s %s: %s", self.vendor, call, outcome)
 
 
-__all__ = ["CircuitBreaker", "VendorClient", "VendorHttpSettings", "retry_after_seconds"]
+__all__ = ["CircuitBreaker", "VendorClient", "VendorHttpSettings", "retry_after_seconds", "vendor_answers"]

@@ -35,8 +35,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from html import escape
 from typing import Any, Literal
@@ -50,14 +49,13 @@ from connectors.cms.base import ContentEntry, ContentEvent
 from connectors.cms.builtin import locale_chain
 from connectors.cms.html import safe_href
 from connectors.errors import (
-    ConnectorError,
     NotFound,
     VendorMisconfigured,
     VendorRejected,
     VendorUnavailable,
     WebhookRejected,
 )
-from connectors.http import VendorClient
+from connectors.http import VendorClient, vendor_answers
 from connectors.settings import ContentfulSettings
 
 log = logging.getLogger("edgeshop.connectors")
@@ -228,17 +226,6 @@ def render_rich_text(node: Any, resolver: _Resolver) -> str:
     return inner  # document, entry/asset hyperlinks, embedded entries, anything newer
 
 
-@contextmanager
-def _vendor_answers(call: str) -> Iterator[None]:
-    """An answer that is not the documented shape is the vendor misbehaving, not our caller's mistake."""
-    try:
-        yield
-    except ConnectorError:
-        raise
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise VendorUnavailable(f"contentful: unexpected answer to {call} ({exc!r})", vendor=VENDOR) from exc
-
-
 def _error(response: httpx.Response) -> tuple[str, str, dict[str, Any]]:
     """(error id, message, details) of a Contentful error body [V: sys.id, message, details]."""
     try:
@@ -280,12 +267,15 @@ class ContentfulContent:
         self._known: LRUCache[str, tuple[str, str]] = LRUCache(remember)
 
     def _client(self, base_url: str, token: str, http: httpx.AsyncClient | None) -> VendorClient:
-        client = VendorClient(
-            VENDOR, base_url, self.settings.http, headers={"Authorization": f"Bearer {token}"}, http=http
-        )
         # Contentful's 429 may say how long to wait only in its own header (seconds, like Retry-After).
-        client.retry_after_headers = ("retry-after", "x-contentful-ratelimit-reset")
-        return client
+        return VendorClient(
+            VENDOR,
+            base_url,
+            self.settings.http,
+            headers={"Authorization": f"Bearer {token}"},
+            http=http,
+            retry_after_headers=("retry-after", "x-contentful-ratelimit-reset"),
+        )
 
     async def aclose(self) -> None:
         await self._delivery.aclose()
@@ -297,7 +287,7 @@ class ContentfulContent:
             raise NotFound(f"no {content_type} entry {slug!r}", vendor=VENDOR)
         params = {"content_type": content_type, "fields.slug": slug, "locale": "*", "include": str(LINK_DEPTH)}
         answer = await self._entries(params, preview, "get_entry")
-        with _vendor_answers("get_entry"):
+        with vendor_answers(VENDOR, "get_entry"):
             for item in answer.get("items", []):
                 if slug in _slugs(item):  # the filter is the vendor's; the match is checked here too
                     return self._entry(item, answer, content_type, slug, locale)
@@ -320,7 +310,7 @@ class ContentfulContent:
                 answer = await self._entries(params, preview, "list_entries")
             except NotFound:
                 return []  # the space has no such content type
-            with _vendor_answers("list_entries"):
+            with vendor_answers(VENDOR, "list_entries"):
                 items = answer.get("items", [])
                 for item in items:
                     slug = next((s for s in _slugs(item) if _SLUG.fullmatch(s)), None)
@@ -340,7 +330,7 @@ class ContentfulContent:
             client = self._preview
         response = await client.request("GET", f"{self._path}/entries", params=params, call=call)
         if response.status_code == 200:
-            with _vendor_answers(call):
+            with vendor_answers(VENDOR, call):
                 answer = response.json()
                 if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
                     raise ValueError("no items array")

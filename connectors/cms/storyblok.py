@@ -40,8 +40,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -56,7 +55,6 @@ from connectors.cms.base import ContentEntry, ContentEvent
 from connectors.cms.builtin import locale_chain, normalize_locale
 from connectors.cms.html import safe_href
 from connectors.errors import (
-    ConnectorError,
     NotFound,
     VendorMisconfigured,
     VendorRejected,
@@ -64,7 +62,7 @@ from connectors.errors import (
     VendorUnavailable,
     WebhookRejected,
 )
-from connectors.http import VendorClient
+from connectors.http import VendorClient, vendor_answers
 from connectors.settings import StoryblokSettings
 
 log = logging.getLogger("edgeshop.connectors")
@@ -189,17 +187,6 @@ class _Space:
     fetched_at: float
 
 
-@contextmanager
-def _vendor_answers(call: str) -> Iterator[None]:
-    """An answer that is not the documented shape is the vendor misbehaving, not our caller's mistake."""
-    try:
-        yield
-    except ConnectorError:
-        raise
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise VendorUnavailable(f"storyblok: unexpected answer to {call} ({exc!r})", vendor=VENDOR) from exc
-
-
 class StoryblokContent:
     vendor = VENDOR
 
@@ -265,7 +252,7 @@ class StoryblokContent:
         params = await self._params(locale, preview)
         path = f"/stories/{quote(self.full_slug(content_type, slug), safe='/')}"
         answer = await self._get(path, params, "get_entry")
-        with _vendor_answers("get_entry"):
+        with vendor_answers(VENDOR, "get_entry"):
             story = answer["story"]
             if _dict(story.get("content")).get("component") != content_type:
                 raise NotFound(f"storyblok story {path} is not a {content_type}", vendor=VENDOR)
@@ -282,7 +269,7 @@ class StoryblokContent:
             if folder:
                 query["starts_with"] = f"{folder}/"
             answer, total = await self._get_page("/stories", query)
-            with _vendor_answers("list_entries"):
+            with vendor_answers(VENDOR, "list_entries"):
                 stories = answer["stories"]
                 for story in stories:
                     slug = story.get("slug")
@@ -340,7 +327,7 @@ class StoryblokContent:
                 self._stale = stale
                 log.warning("storyblok: cannot refresh the cache version; keeping cv %s", space.cv)
                 return space
-            with _vendor_answers("space"):
+            with vendor_answers(VENDOR, "space"):
                 info = answer["space"]
                 version = info.get("version")
                 languages = tuple(str(code) for code in info.get("language_codes") or [])
@@ -371,7 +358,7 @@ class StoryblokContent:
             response = await self._client.request("GET", path, params={**params, "cv": cv}, call=call)
         status = response.status_code
         if status == 200:
-            with _vendor_answers(call):
+            with vendor_answers(VENDOR, call):
                 answer = response.json()
                 if not isinstance(answer, dict):
                     raise ValueError("not a JSON object")
