@@ -67,7 +67,7 @@ from edge.handlers import (
     Rewrite,
     load_handler,
 )
-from edge.markets import MARKET_HEADER, MarketChoice, MarketResolver
+from edge.markets import MARKET_HEADER, MarketResolver
 from edge.origin_client import OriginClient, OriginError, OriginTimeout, OriginUnavailable, relay_buffer_limit
 from edge.personalize import Personalization, Personalizer
 from edge.relay import BodyTooLarge, ClientGone, read_body, relay, request_body
@@ -361,12 +361,13 @@ class EdgeApp:
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query = normalize_query(raw_query, tracking=self._tracking, tracking_prefixes=self._tracking_prefixes)
         located = _Located(self, headers, peer, raw_query)
+        cookie = cookie_header(headers)  # read once: nothing below may change it (rewrites cannot set cookies)
         origin_path, market, prefix = path, "", ""
         if self.markets:
-            choice = self._market(host, path, headers, located.country)
+            choice = self.markets.resolve(host, path, cookie, located.country)
             origin_path, market, prefix = choice.path, choice.market, choice.prefix
             headers = (*headers, (MARKET_HEADER, market), *(((MARKET_PREFIX_HEADER, prefix),) if prefix else ()))
-        personal = self.personalizer.personalize(origin_path, market, cookie_header(headers), raw_query)
+        personal = self.personalizer.personalize(origin_path, market, cookie, raw_query)
         headers += personal.headers
         context: EdgeContext | None = None
         if self.handlers and self.handlers.covers(routed := unquote(origin_path)):
@@ -413,7 +414,7 @@ class EdgeApp:
         answer = await self.cache.handle(cache_request)
         parts = self._includes(answer) if answer.status == 200 and answer.rest is None else None
         if parts is not None:
-            stitched = self._stitched(answer, parts, forwarded, market, cookie_header(headers))
+            stitched = self._stitched(answer, parts, forwarded, market, cookie)
             # Every include fell back for want of a cookie: the same bytes for every shopper without one.
             cached = answer.cached if stitched.rest is None else None
             if cached is not None and self._wire_may_answer(answer, context, personal, origin_path):
@@ -440,9 +441,6 @@ class EdgeApp:
         # Where an experiment runs, a shopper without a sticky id must get one: the wire path only notices
         # that when it works out the edge-decided fields, which it does for pages that vary on one of them.
         return not self.personalizer.experiments.on_path(path) or any(name in self._undecided for name in names)
-
-    def _market(self, host: str, path: str, headers: Headers, country: Callable[[], str | None]) -> MarketChoice:
-        return self.markets.resolve(host, path, cookie_header(headers), country)
 
     def _includes(self, answer: Answer) -> list[Part] | None:
         """The page's parts when it is to be stitched. A cached page's body is the same object hit after hit,
@@ -516,15 +514,16 @@ class EdgeApp:
         """The request fields the edge decides itself, for the wire path to match Vary on them as ASGI would;
         None when this request needs the ASGI path (it gets a cookie of its own, say)."""
         headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+        cookie = cookie_header(headers)
         path, _, query = target.decode("latin-1").partition("?")
         decided = dict(self._undecided)
         market = ""
         if self.markets:
             located = _Located(self, headers, peer, query)
-            choice = self._market(normalize_host(host.decode("latin-1")), path, headers, located.country)
+            choice = self.markets.resolve(normalize_host(host.decode("latin-1")), path, cookie, located.country)
             path, market = choice.path, choice.market
             decided[MARKET_HEADER], decided[MARKET_PREFIX_HEADER] = market, choice.prefix
-        personal = self.personalizer.personalize(path, market, cookie_header(headers), query)
+        personal = self.personalizer.personalize(path, market, cookie, query)
         if personal.set_cookies:
             return None
         decided.update(personal.headers)
