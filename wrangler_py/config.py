@@ -21,6 +21,7 @@ from connectors import VENDOR_SETTINGS, ConnectorsSettings
 from edge import EdgeSettings, ExperimentSettings, MarketRoute, RegionSettings, SegmentRule, default_segments
 from origin import Market, OriginSettings, check_markets, default_markets
 from storefront import StorefrontSettings
+from wrangler_py.deploy_settings import DeployConfig
 
 DEFAULT_CONFIG = "wrangler.toml"
 ENV_PREFIX = "env:"
@@ -39,6 +40,7 @@ class WranglerConfig(BaseModel):
     origin: OriginSettings = OriginSettings()
     storefront: StorefrontSettings = StorefrontSettings()
     connectors: ConnectorsSettings = ConnectorsSettings()
+    deploy: DeployConfig = DeployConfig()
 
     @model_validator(mode="after")
     def _markets(self) -> WranglerConfig:

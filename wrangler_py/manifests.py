@@ -26,13 +26,14 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomli_w
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import SecretStr
 
 from wrangler_py.config import ENV_PREFIX, ConfigError, WranglerConfig, parse_config
+from wrangler_py.deploy_settings import DeploySettings, Resources
 
 Manifest = dict[str, Any]
 
@@ -45,7 +46,6 @@ CONFIG_HASH_ANNOTATION = "edgeshop/config-sha256"  # changes with the ConfigMap:
 EDGE_SHUTDOWN_GRACE_SECONDS = 20
 # Both deployables are Python: nothing is written outside these mounts (the root filesystem is read-only).
 _PYTHON_ENV = (("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONUNBUFFERED", "1"))
-_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # RFC 1035: Service names
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -53,64 +53,6 @@ _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 class ManifestError(ValueError):
     """The config cannot be deployed as asked (a secret without a reference, a name Kubernetes refuses, …)."""
-
-
-class Resources(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cpu_request: str = Field(default="250m", pattern=_QUANTITY)
-    memory_request: str = Field(default="512Mi", pattern=_QUANTITY)
-    cpu_limit: str | None = Field(default=None, pattern=_QUANTITY, description="none: no CPU throttling")
-    memory_limit: str | None = Field(default="1Gi", pattern=_QUANTITY)
-
-    def manifest(self) -> dict[str, dict[str, str]]:
-        limits = {"cpu": self.cpu_limit, "memory": self.memory_limit}
-        resources = {"requests": {"cpu": self.cpu_request, "memory": self.memory_request}}
-        if any(limits.values()):
-            resources["limits"] = {key: value for key, value in limits.items() if value}
-        return resources
-
-
-class DeploySettings(BaseModel):
-    """How the deployables run on Kubernetes: what wrangler.toml does not say. The defaults suit production."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min_replicas: int = Field(default=3, ge=1, description="per deployable and region; the HPA's floor")
-    max_replicas: int = Field(default=50, ge=1)
-    cpu_target_percent: int = Field(default=60, ge=1, le=100, description="HPA: average CPU of the requests")
-    pdb_min_available: int | str = Field(
-        default="50%", description="pods a voluntary disruption (a node drain) must leave: a count or a percentage"
-    )
-    edge_resources: Resources = Resources(cpu_request="500m", memory_request="512Mi", memory_limit="1Gi")
-    origin_resources: Resources = Resources()
-    prestop_sleep_seconds: int = Field(
-        default=5, ge=0, le=60, description="on termination, keep serving while endpoints and load balancers forget us"
-    )
-    edge_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
-    project_dir: str = Field(
-        default="/app", pattern=r"^/", description="the project folder in the image; wrangler.toml is mounted there"
-    )
-    secret_name: str | None = Field(default=None, description="the Kubernetes Secret; none: <name>-secrets")
-    run_as_user: int = Field(default=10001, ge=1)
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    # The edge answers every path by proxying it to an origin: it has no health endpoints of its own, and an HTTP
-    # liveness probe would restart every edge when the origins fail. TCP probes until it has; then name them here.
-    edge_liveness_path: str | None = Field(default="/_edge/healthz", pattern=r"^/")
-    edge_readiness_path: str | None = Field(default="/_edge/readyz", pattern=r"^/")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> DeploySettings:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(f"min_replicas {self.min_replicas} is above max_replicas {self.max_replicas}")
-        floor = self.pdb_min_available
-        if isinstance(floor, str):
-            if not re.fullmatch(r"\d{1,3}%", floor) or int(floor[:-1]) >= 100:
-                raise ValueError(f"pdb_min_available {floor!r}: a count, or a percentage below 100%")
-        elif not 0 <= floor < self.min_replicas:
-            # A floor at or above the replica count blocks every node drain.
-            raise ValueError(f"pdb_min_available {floor} must be below min_replicas {self.min_replicas}")
-        return self
 
 
 # Secret references -----------------------------------------------------------------------------------------------
