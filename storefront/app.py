@@ -2,6 +2,8 @@
 
 Mount order: put these routes after the origin's own (`/api`, `/healthz`); unknown paths reach the 404
 handler from `storefront_exception_handlers`, which answers HTML for pages and a problem for `/api/…`.
+Give both the same `Theme` (`load_theme(settings, project_dir)`, built once per app): without one they use the
+package's templates and static files alone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from origin import ConnectorError, DomainError, ResourceNotFound, Store, problem
 from storefront.csrf import origin_checked
@@ -29,7 +30,7 @@ from storefront.pages.markets import MarketPages
 from storefront.pages.product import ProductPages
 from storefront.settings import StorefrontSettings
 from storefront.site import Site
-from storefront.templating import STATIC_DIR
+from storefront.templating import Theme, load_theme
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,9 @@ def html_errors(site: Site, endpoint: Endpoint, *, missing: str = "page") -> End
     return handle
 
 
-def storefront_routes(store: Store, settings: StorefrontSettings) -> list[BaseRoute]:
-    site = Site.build(store, settings)
+def storefront_routes(store: Store, settings: StorefrontSettings, *, theme: Theme | None = None) -> list[BaseRoute]:
+    theme = theme or load_theme(settings)
+    site = Site.build(store, settings, theme)
     catalog, product, content = CatalogPages(site), ProductPages(site), ContentPages(site)
     cart = CartPages(site, product)
     checkout = CheckoutPages(site, cart)
@@ -100,13 +102,15 @@ def storefront_routes(store: Store, settings: StorefrontSettings) -> list[BaseRo
         page("/orders/{order_id}", checkout.order, missing="order"),
         page("/_fragments/cart-badge", cart.badge),
         form("/market", markets.switch),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/static", theme.assets.app, name="static"),
     ]
 
 
-def storefront_exception_handlers(store: Store, settings: StorefrontSettings) -> dict[Any, Any]:
+def storefront_exception_handlers(
+    store: Store, settings: StorefrontSettings, *, theme: Theme | None = None
+) -> dict[Any, Any]:
     """The 404 for paths no route knows: the shop's helpful page, or a problem document under /api."""
-    site = Site.build(store, settings)
+    site = Site.build(store, settings, theme or load_theme(settings))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -19,7 +19,7 @@ from storefront.cookies import CartCookie, SegmentCookie
 from storefront.csrf import CsrfTokens
 from storefront.formatting import formatter
 from storefront.settings import StorefrontSettings
-from storefront.templating import render
+from storefront.templating import Theme
 from storefront.urls import SiteUrls, market_links
 
 HTML = "text/html; charset=utf-8"
@@ -34,13 +34,15 @@ class Site:
     cart_cookie: CartCookie
     segment_cookie: SegmentCookie
     csrf: CsrfTokens
+    theme: Theme
     _urls: dict[str, SiteUrls] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, store: Store, settings: StorefrontSettings) -> Site:
+    def build(cls, store: Store, settings: StorefrontSettings, theme: Theme) -> Site:
         return cls(
             store=store,
             settings=settings,
+            theme=theme,
             cart_cookie=CartCookie(store.secret_key, secure=settings.secure_cookies),
             segment_cookie=SegmentCookie(
                 store.secret_key, secure=settings.secure_cookies, vip_after_orders=settings.vip_after_orders
@@ -110,7 +112,7 @@ class Site:
         **values: Any,
     ) -> Response:
         """`vary`: the edge-decided request fields (segment, experiment arms) this page reads besides the market."""
-        body = render(template, await self.context(request, market, status_code, canonical, values))
+        body = self.theme.render(template, await self.context(request, market, status_code, canonical, values))
         return self.store.responses.shared(
             request, body, media_type=HTML, keys=keys, status_code=status_code, esi=True, vary=vary
         )
@@ -127,7 +129,7 @@ class Site:
     ) -> Response:
         """One shopper's page: never stored by a shared cache, and never indexed (`noindex`)."""
         values["noindex"] = True
-        body = render(template, await self.context(request, market, status_code, canonical, values))
+        body = self.theme.render(template, await self.context(request, market, status_code, canonical, values))
         return self.store.responses.private(body, media_type=HTML, status_code=status_code, esi=True)
 
     async def not_found(

@@ -38,7 +38,7 @@ from origin import (
     media_routes,
     reindex,
 )
-from storefront import segment_key, storefront_exception_handlers, storefront_routes
+from storefront import load_theme, segment_key, storefront_exception_handlers, storefront_routes
 from wrangler_py.config import LoadedConfig
 
 log = logging.getLogger("edgeshop.origin")
@@ -162,18 +162,20 @@ def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None, edge_u
             await store.aclose()
 
     webhooks = Webhooks(store.connectors, store.events, WebhookInbox(str(loaded.data_dir / "webhooks.sqlite3")))
+    # The project's templates, static files and built assets (wrangler-py build), resolved once for this app.
+    theme = load_theme(loaded.config.storefront, loaded.project_dir)
     routes = [
         *health_routes(store),
         *api.routes,
         *webhooks.routes,
         *media_routes(),
-        *storefront_routes(store, loaded.config.storefront),
+        *storefront_routes(store, loaded.config.storefront, theme=theme),
     ]
     return Starlette(
         routes=routes,
         exception_handlers={
             **api_problem_handlers(),
-            **storefront_exception_handlers(store, loaded.config.storefront),
+            **storefront_exception_handlers(store, loaded.config.storefront, theme=theme),
         },
         lifespan=lifespan,
     )

@@ -13,7 +13,6 @@ from storefront.formatting import sentence
 from storefront.forms import QUANTITY_MESSAGE, parse_id, parse_quantity, read_form, text
 from storefront.pages.product import ProductPages
 from storefront.site import HTML, Site
-from storefront.templating import render
 
 MAX_QUANTITY_MESSAGE = "That is more than we can put in one cart: at most 99 of one item."
 
@@ -205,5 +204,5 @@ class CartPages:
         """The header's cart count; the edge stitches it into shared pages, or a small script fetches it."""
         cart = await self.current(request)
         count = sum(line.quantity for line in cart.lines) if cart is not None else 0
-        body = render("fragments/cart_badge.html", {"count": count})
+        body = self.site.theme.render("fragments/cart_badge.html", {"count": count})
         return self.store.responses.private(body, media_type=HTML)

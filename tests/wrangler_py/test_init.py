@@ -7,9 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from edge import EdgeApp
-from wrangler_py.apps import edge_settings
+from wrangler_py.apps import build_origin_app, edge_settings
 from wrangler_py.cli import main
 from wrangler_py.config import load_config
 
@@ -21,11 +22,13 @@ def test_init_writes_a_project_that_checks_clean_and_runs_its_handler(
     assert main(["init", str(folder), "--title", "The Corner Shop"]) == 0
     written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert written == [".gitignore", "content/en/home/home.md", "content/en/page/returns.md",
-                       "content/en/page/shipping.md", "shop_edge.py", "wrangler.toml"]  # fmt: skip
+                       "content/en/page/shipping.md", "shop_edge.py", "static/css/shop.css", "templates/home.html",
+                       "wrangler.toml"]  # fmt: skip
     assert "cd " in capsys.readouterr().out
     loaded = load_config(folder / "wrangler.toml")
     assert loaded.config.name == "corner-shop" and loaded.config.storefront.name == "The Corner Shop"
-    assert ".edgeshop/" in (folder / ".gitignore").read_text()
+    ignored = (folder / ".gitignore").read_text().splitlines()
+    assert ".edgeshop/" in ignored and "dist/" in ignored
     assert "The Corner Shop" in (folder / "content/en/home/home.md").read_text()
     assert main(["--config", str(folder / "wrangler.toml"), "check"]) == 0
 
@@ -49,3 +52,20 @@ def test_init_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["init", str(tmp_path / "shop")]) == 2
     assert "not empty" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "shop").iterdir()] == ["notes.txt"]
+
+
+def test_the_scaffold_overrides_the_home_page_and_adds_a_stylesheet(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    assert main(["init", str(folder), "--title", "The Corner Shop"]) == 0
+    config = folder / "wrangler.toml"
+    config.write_text(config.read_text().replace("seed_products = 50", "seed_products = 4"))
+    with TestClient(build_origin_app(load_config(config))) as client:
+        home = client.get("/")
+        assert home.status_code == 200
+        assert "This note comes from <code>templates/home.html</code>" in home.text  # the override…
+        assert 'class="hero"' in home.text  # …around the package's home page (super())
+        link = next(line for line in home.text.splitlines() if "css/shop.css" in line)
+        href = link.split('href="')[1].split('"')[0]
+        stylesheet = client.get(href)
+        assert stylesheet.status_code == 200 and ".shop-note" in stylesheet.text
+        assert "shop-note" not in client.get("/search").text  # other pages are the package's
