@@ -17,7 +17,10 @@ from pathlib import Path
 import anyio
 from pydantic import SecretStr
 
+from wrangler_py.build import add_build_parser
 from wrangler_py.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, environments, load_config
+from wrangler_py.secrets import add_secret_parser
+from wrangler_py.tail import add_tail_parser
 
 
 def _load(args: argparse.Namespace) -> LoadedConfig:
@@ -376,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     edge.add_argument("--access-log", action="store_true", help="log every request (off: it costs hit throughput)")
     edge.set_defaults(func=cmd_edge)
+
+    add_build_parser(sub, [with_env])
+    add_secret_parser(sub, [with_env])
+    add_tail_parser(sub, [with_env])
     return parser
 
 

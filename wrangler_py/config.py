@@ -273,10 +273,22 @@ def parse_config(text: str, source: Path, environ: Mapping[str, str], env: str |
 def load_config(
     path: Path | str = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None, *, env: str | None = None
 ) -> LoadedConfig:
-    """The file's top-level keys, with `[env.<env>]` laid over them when an environment is named."""
+    """The file's top-level keys, with `[env.<env>]` laid over them when an environment is named.
+
+    Secrets resolve from `environ`; by default the process environment, completed by the project's `.env` when
+    no environment is named.
+    """
     source = Path(path).resolve()
     if not source.is_file():
         raise ConfigError(source, [Problem("(file)", "no such file", "run from the project folder or pass --config")])
     text = source.read_text(encoding="utf-8")
-    config = parse_config(text, source, os.environ if environ is None else environ, env)
+    if environ is None:
+        environ = os.environ
+        if env is None:
+            # Local development: the project's `.env` (`wrangler-py secret put`) fills in what the shell does not
+            # export. An environment's secrets live in its Kubernetes Secret, never in a file on the laptop.
+            from wrangler_py.secrets import environ_with_dotenv
+
+            environ = environ_with_dotenv(source.parent, environ)
+    config = parse_config(text, source, environ, env)
     return LoadedConfig(config=config, path=source, env=env)
