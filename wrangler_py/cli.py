@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from wrangler_py.build import add_build_parser
 from wrangler_py.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, environments, load_config
+from wrangler_py.deploy import add_deploy_parser
 from wrangler_py.secrets import add_secret_parser
 from wrangler_py.tail import add_tail_parser
 
@@ -381,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     edge.set_defaults(func=cmd_edge)
 
     add_build_parser(sub, [with_env])
+    add_deploy_parser(sub, [with_env])
     add_secret_parser(sub, [with_env])
     add_tail_parser(sub, [with_env])
     return parser

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wrangler_py.asset_sync import AssetTarget
+
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
 _DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 
@@ -90,6 +92,7 @@ class DeployConfig(BaseModel):
     )
     rollout_timeout_seconds: int = Field(default=600, ge=10, description="--apply waits this long per Deployment")
     kubernetes: DeploySettings = DeploySettings()
+    assets: AssetTarget | None = Field(default=None, description="the S3 bucket the CDN serves assets from")
 
 
 __all__ = ["DeployConfig", "DeploySettings", "Resources"]

@@ -375,6 +375,19 @@ class KubernetesSecretStore:
         doc = self._document()
         return sorted({*(doc.get("data") or {}), *(doc.get("stringData") or {})})
 
+    def value(self, name: str) -> str | None:
+        """One stored value, for `deploy`'s own calls (the CDN purge token); never for printing."""
+        doc = self._document()
+        if name in (doc.get("stringData") or {}):
+            return str(doc["stringData"][name])
+        encoded = (doc.get("data") or {}).get(name)
+        if encoded is None:
+            return None
+        try:
+            return base64.b64decode(str(encoded), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise SecretError(f"{self.path}: data.{name} is not base64 of UTF-8 text") from None
+
     def _write(self, doc: dict[str, Any]) -> None:
         metadata = doc["metadata"] = dict(doc.get("metadata") or {})
         metadata["name"], metadata["namespace"] = self.name, self.namespace
