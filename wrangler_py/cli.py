@@ -21,6 +21,7 @@ from wrangler_py.build import add_build_parser
 from wrangler_py.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, environments, load_config
 from wrangler_py.deploy import add_deploy_parser
 from wrangler_py.secrets import add_secret_parser
+from wrangler_py.status import add_status_parser
 from wrangler_py.tail import add_tail_parser
 
 
@@ -384,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_build_parser(sub, [with_env])
     add_deploy_parser(sub, [with_env])
     add_secret_parser(sub, [with_env])
+    add_status_parser(sub, [with_env])
     add_tail_parser(sub, [with_env])
     return parser
 

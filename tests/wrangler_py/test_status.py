@@ -1,0 +1,87 @@
+"""`wrangler-py status`: figures computed from the exposition as Prometheus would, and a compact table."""
+
+from __future__ import annotations
+
+import pytest
+
+from wrangler_py.status import Scrape, Target, parse_samples, quantile, render_table, summarize
+
+EDGE = """
+# TYPE edgeshop_edge_requests_total counter
+edgeshop_edge_requests_total{route="/p/{handle}",method="GET",status="2xx",cache="l1_hit"} 90
+edgeshop_edge_requests_total{route="/p/{handle}",method="GET",status="2xx",cache="miss"} 8
+edgeshop_edge_requests_total{route="/cart",method="POST",status="5xx",cache="pass"} 2
+# TYPE edgeshop_edge_cache_results_total counter
+edgeshop_edge_cache_results_total{cache="l1_hit"} 80
+edgeshop_edge_cache_results_total{cache="l2_hit"} 6
+edgeshop_edge_cache_results_total{cache="stale"} 4
+edgeshop_edge_cache_results_total{cache="miss"} 10
+edgeshop_edge_cache_results_total{cache="pass"} 2
+# TYPE edgeshop_edge_request_duration_seconds histogram
+edgeshop_edge_request_duration_seconds_bucket{route="/p/{handle}",cache="l1_hit",le="0.001"} 90
+edgeshop_edge_request_duration_seconds_bucket{route="/p/{handle}",cache="l1_hit",le="0.01"} 90
+edgeshop_edge_request_duration_seconds_bucket{route="/p/{handle}",cache="l1_hit",le="+Inf"} 90
+edgeshop_edge_request_duration_seconds_count{route="/p/{handle}",cache="l1_hit"} 90
+edgeshop_edge_request_duration_seconds_sum{route="/p/{handle}",cache="l1_hit"} 0.05
+edgeshop_edge_request_duration_seconds_bucket{route="/p/{handle}",cache="miss",le="0.001"} 0
+edgeshop_edge_request_duration_seconds_bucket{route="/p/{handle}",cache="miss",le="0.01"} 5
+edgeshop_edge_request_duration_seconds_bucket{route="/p/{handle}",cache="miss",le="+Inf"} 10
+edgeshop_edge_request_duration_seconds_count{route="/p/{handle}",cache="miss"} 10
+edgeshop_edge_request_duration_seconds_sum{route="/p/{handle}",cache="miss"} 0.2
+# TYPE edgeshop_edge_origin_breaker_state gauge
+edgeshop_edge_origin_breaker_state{region="us-east",origin="http://a"} 0
+edgeshop_edge_origin_breaker_state{region="eu-west",origin="http://b"} 0
+edgeshop_edge_origin_breaker_state{region="eu-west",origin="http://c"} 1
+"""
+ORIGIN = """
+# TYPE edgeshop_origin_request_duration_seconds histogram
+edgeshop_origin_request_duration_seconds_bucket{route="/p/{handle}",method="GET",le="0.01"} 50
+edgeshop_origin_request_duration_seconds_bucket{route="/p/{handle}",method="GET",le="0.05"} 100
+edgeshop_origin_request_duration_seconds_bucket{route="/p/{handle}",method="GET",le="+Inf"} 100
+edgeshop_origin_request_duration_seconds_count{route="/p/{handle}",method="GET"} 100
+edgeshop_origin_request_duration_seconds_sum{route="/p/{handle}",method="GET"} 1.5
+# TYPE edgeshop_vendor_breaker_state gauge
+edgeshop_vendor_breaker_state{vendor="stripe"} 2
+"""
+
+
+def test_quantile_interpolates_within_the_bucket_like_prometheus() -> None:
+    samples = parse_samples(ORIGIN)
+    # 100 requests: rank 99 falls in (0.01, 0.05] holding 50, 49 of them in: 0.01 + 0.04 * 49/50.
+    assert quantile(samples, "edgeshop_origin_request_duration_seconds", 0.99) == pytest.approx(0.0492)
+    assert quantile(samples, "edgeshop_origin_request_duration_seconds", 0.5) == pytest.approx(0.01)
+    # Buckets of every series add up: 100 edge requests, rank 99 lands in the +Inf bucket -> its lower bound.
+    assert quantile(parse_samples(EDGE), "edgeshop_edge_request_duration_seconds", 0.99) == pytest.approx(0.01)
+    assert quantile(parse_samples(""), "edgeshop_edge_request_duration_seconds", 0.99) is None
+
+
+def test_summary_of_a_region() -> None:
+    edge = Scrape("http://e", alive=True, ready=True, samples=parse_samples(EDGE))
+    origin = Scrape("http://o", alive=True, ready=False, samples=parse_samples(ORIGIN))
+    row = summarize(Target("us-east", "http://e", "http://o"), edge, origin)
+    assert row.edge == "ready" and row.origin == "not ready"
+    assert row.requests == 100
+    assert row.hit_ratio == pytest.approx(90 / 100)  # l1 + l2 + stale over lookups; `pass` is not a lookup
+    assert row.errors_5xx == pytest.approx(0.02)
+    assert row.breakers == {"eu-west": "open", "us-east": "closed"}  # the worst origin of a region speaks for it
+    assert row.vendors == {"stripe": "half-open"}
+    assert row.origin_p99_ms == pytest.approx(49.2)
+    table = render_table([row])
+    assert table.splitlines()[0].split() == [
+        "REGION", "EDGE", "ORIGIN", "REQS", "HIT", "EDGE", "p99", "ORIGIN", "p99", "5XX", "BREAKERS", "VENDORS",
+    ]  # fmt: skip
+    assert "us-east  ready  not ready  100   90.0%" in table and "eu-west:open" in table
+
+
+def test_an_interval_is_the_difference_of_two_scrapes() -> None:
+    before = parse_samples(EDGE)
+    later = EDGE.replace('cache="l1_hit"} 80', 'cache="l1_hit"} 100').replace('cache="miss"} 10', 'cache="miss"} 30')
+    edge = Scrape("http://e", alive=True, ready=True, samples=parse_samples(later))
+    row = summarize(Target("r", "http://e", None), edge, None, {"http://e": before})
+    assert row.hit_ratio == pytest.approx(20 / 40)  # 20 new hits, 20 new misses since the last scrape
+    assert row.origin == "-"
+
+
+def test_a_process_that_does_not_answer_is_down() -> None:
+    row = summarize(Target("r", "http://e", "http://o"), Scrape("http://e", error="ConnectError"), None)
+    assert (row.edge, row.origin, row.requests) == ("down", "-", None)
