@@ -22,11 +22,18 @@ from wrangler_py.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, enviro
 from wrangler_py.deploy import add_deploy_parser
 from wrangler_py.secrets import add_secret_parser
 from wrangler_py.status import add_status_parser
-from wrangler_py.tail import add_tail_parser
+from wrangler_py.tail import LOGS_FOLDER, add_tail_parser
 
 
 def _load(args: argparse.Namespace) -> LoadedConfig:
     return load_config(Path(args.config), env=getattr(args, "env", None))
+
+
+def _logging(args: argparse.Namespace, service: str, region: str | None, log_dir: Path | None = None) -> None:
+    """The process's log handlers: `--log-format` on stderr and, for dev processes, JSON lines for `tail`."""
+    from wrangler_py.logs import configure_logging
+
+    configure_logging(service, region=region, level=args.log_level, fmt=args.log_format, log_dir=log_dir)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -183,6 +190,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         edge = loaded.config.edge.model_copy(update={"purge_token": token})
         loaded = dataclasses.replace(loaded, config=loaded.config.model_copy(update={"edge": edge}))
     cfg = loaded.config
+    _logging(args, "dev", cfg.edge.region, loaded.data_dir / LOGS_FOLDER)
     origin_port = args.origin_port or cfg.origin.port
     edge_port = args.port or cfg.edge.port
     settings = edge_settings(loaded).model_copy(update={"origin": f"http://{cfg.origin.host}:{origin_port}"})
@@ -194,6 +202,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 port=origin_port,
                 log_level=args.log_level,
                 access_log=args.access_log,
+                log_config=None,
                 lifespan="on",
                 timeout_graceful_shutdown=int(cfg.origin.shutdown_grace_seconds),
             )
@@ -205,6 +214,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 port=edge_port,
                 log_level=args.log_level,
                 access_log=args.access_log,
+                log_config=None,
             )
         ),
     ]
@@ -230,6 +240,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
     from wrangler_py.apps import edge_settings
 
     loaded = _load(args) if Path(args.config).is_file() else None
+    _logging(args, "edge", loaded.config.edge.region if loaded is not None else None)
     settings = edge_settings(loaded, generate_secret=False) if loaded is not None else EdgeSettings()
     settings = settings.model_copy(update={"origin": args.origin, "port": args.port or settings.port})
     print(f"edge: http://{args.host or settings.host}:{settings.port}/ -> {args.origin}", flush=True)
@@ -239,6 +250,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=args.log_level,
         access_log=args.access_log,
+        log_config=None,
     )
     uvicorn.Server(config).run()
     return 0
@@ -253,6 +265,7 @@ def cmd_origin(args: argparse.Namespace) -> int:
     loaded = _load(args)
     cfg = loaded.config
     host, port = args.host or cfg.origin.host, args.port or cfg.origin.port
+    _logging(args, "origin", cfg.edge.region)
     print(f"origin: {cfg.storefront.name} at http://{host}:{port}/", flush=True)
     uvicorn.Server(
         uvicorn.Config(
@@ -261,6 +274,7 @@ def cmd_origin(args: argparse.Namespace) -> int:
             port=port,
             log_level=args.log_level,
             access_log=args.access_log,
+            log_config=None,
             lifespan="on",
             # SIGTERM (a rolling deploy): stop accepting, finish what is in flight, within a bound.
             timeout_graceful_shutdown=int(cfg.origin.shutdown_grace_seconds),
@@ -322,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_env = argparse.ArgumentParser(add_help=False)
     with_env.add_argument("--env", "-e", default=argparse.SUPPRESS, metavar="NAME", help=env_help)
     sub = parser.add_subparsers(dest="command", required=True)
+    log_format_help = "the lines on stderr: text, or one JSON object each (default: %(default)s)"
 
     init = sub.add_parser("init", parents=[with_env], help="create a new store project in DIR")
     init.add_argument("directory", metavar="DIR")
@@ -353,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=None, help="edge port (default: edge.port)")
     dev.add_argument("--origin-port", type=int, default=None, help="origin port (default: origin.port)")
     dev.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    dev.add_argument("--log-format", default="text", choices=["text", "json"], help=log_format_help)
     dev.add_argument("--access-log", action="store_true", help="log every request")
     dev.add_argument(
         "--regions", default=None, help="several regions as real processes behind a front door: us-east,eu-west"
@@ -363,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     origin.add_argument("--host", default=None, help="address (default: origin.host)")
     origin.add_argument("--port", type=int, default=None, help="port (default: origin.port)")
     origin.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    origin.add_argument("--log-format", default="json", choices=["text", "json"], help=log_format_help)
     origin.add_argument("--access-log", action="store_true", help="log every request")
     origin.set_defaults(func=cmd_origin)
 
@@ -379,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--host", default=None)
     edge.add_argument("--port", type=int, default=None)
     edge.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    edge.add_argument("--log-format", default="json", choices=["text", "json"], help=log_format_help)
     edge.add_argument("--access-log", action="store_true", help="log every request (off: it costs hit throughput)")
     edge.set_defaults(func=cmd_edge)
 

@@ -29,7 +29,11 @@ LOG_FILE_SUFFIX = ".jsonl"
 _FILE_BYTES = 10 * 1024 * 1024  # per dev log file before it rolls over (three old files kept)
 
 # The attributes every LogRecord has: anything else on a record came in through `extra=`.
-_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
 _SECRET_KEY = re.compile(
     r"(?i)^(?:.*[-_])?(?:password|passwd|secret|token|api[-_]?key|apikey|authorization|cookie|set-cookie|"
     r"signature|card|card[-_]?number|pan|cvc|cvv|iban|credentials?)$"
@@ -151,9 +155,11 @@ def configure_logging(
     log_dir: Path | None = None,
     providers: Iterable[ContextProvider] = (),
     stream: TextIO | None = None,
+    console_level: str | int | None = None,
 ) -> Path | None:
     """The root logger's handlers for one process: `fmt` on stderr and, with `log_dir`, JSON lines in a file.
 
+    `console_level` quiets stderr alone (the file keeps `level`): processes that share a terminal.
     Replaces handlers set before (a second call reconfigures). Returns the log file, if any. uvicorn must be
     started with `log_config=None` so that it keeps these handlers instead of installing its own.
     """
@@ -165,6 +171,8 @@ def configure_logging(
         handler.close()
     console = logging.StreamHandler(stream or sys.stderr)
     console.setFormatter(JsonFormatter(static, providers) if fmt == "json" else TextFormatter())
+    if console_level is not None:
+        console.setLevel(console_level.upper() if isinstance(console_level, str) else console_level)
     root.addHandler(console)
     path = None
     if log_dir is not None:

@@ -107,6 +107,14 @@ def make_plan(config_path: Path, names: list[str]) -> Plan:
 # The processes -------------------------------------------------------------------------------------------------
 
 
+def _logging(service: str, region: str, data_dir: Path) -> None:
+    """Warnings on the shared terminal; everything in the region's JSON log file, for `wrangler-py tail`."""
+    from wrangler_py.logs import configure_logging
+    from wrangler_py.tail import LOGS_FOLDER
+
+    configure_logging(service, region=region, level="info", console_level="warning", log_dir=data_dir / LOGS_FOLDER)
+
+
 def run_origin(plan: Plan, name: str) -> None:
     import uvicorn
     from pydantic import SecretStr
@@ -117,6 +125,7 @@ def run_origin(plan: Plan, name: str) -> None:
     region = plan.region(name)
     loaded = load_config(Path(plan.config))
     cfg = loaded.config
+    _logging("origin", name, loaded.data_dir)  # the shop's data_dir, before this region's is swapped in
     data_dir = (loaded.data_dir / "regions" / name).as_posix()
     edge = cfg.edge.model_copy(update={"purge_token": SecretStr(os.environ[PURGE_TOKEN_ENV])})
     # One shop, one secret: a segment cookie signed in one region is verified by every region's edge.
@@ -126,7 +135,7 @@ def run_origin(plan: Plan, name: str) -> None:
     )
     loaded = replace(loaded, config=cfg.model_copy(update={"origin": origin, "edge": edge}))
     app = build_origin_app(loaded, edge_url=region.edge_url)
-    uvicorn.run(app, host="127.0.0.1", port=region.origin_port, log_level="warning", lifespan="on")
+    uvicorn.run(app, host="127.0.0.1", port=region.origin_port, log_level="warning", log_config=None, lifespan="on")
 
 
 def run_edge(plan: Plan, name: str) -> None:
@@ -155,8 +164,9 @@ def run_edge(plan: Plan, name: str) -> None:
             "redis_prefix": base.redis_prefix or "dev-regions:",
         }
     )
+    _logging("edge", name, loaded.data_dir)
     app = EdgeApp(settings, project_dir=loaded.project_dir)
-    uvicorn.Server(server_config(app, host="127.0.0.1", port=region.edge_port)).run()
+    uvicorn.Server(server_config(app, host="127.0.0.1", port=region.edge_port, log_config=None)).run()
 
 
 def child(role: str, name: str, plan_path: Path) -> list[str]:
