@@ -7,6 +7,9 @@ replays the missing purges from the log, or, if they are no longer there, clears
 The bound: while the node cannot confirm it is up to date (subscriber down, or the last confirmation older
 than `max_lag` seconds), `trusted_since()` tells the cache to refuse L1 records stored before that moment.
 A purge the node missed therefore keeps purged content alive for at most `max_lag` seconds.
+
+Each message carries its publication time (`at`, Unix seconds), so a node can tell how long a purge took to reach
+it. Nodes that predate the field ignore it; messages without it decode with `published_at = 0` (unknown).
 """
 
 from __future__ import annotations
@@ -37,18 +40,23 @@ class Purge:
     everything: bool = False
     generation: int = 0
     sender: str = ""
+    published_at: float = 0.0  # when the sender published it (its wall clock); 0: not said
 
     def encode(self) -> str:
         return json.dumps(
             {"tags": list(self.tags), "soft": self.soft, "all": self.everything, "gen": self.generation,
-             "from": self.sender}
+             "from": self.sender, "at": self.published_at}
         )  # fmt: skip
 
     @classmethod
     def decode(cls, raw: str | bytes) -> Purge:
         data = json.loads(raw)
+        try:
+            published_at = float(data.get("at") or 0.0)
+        except (TypeError, ValueError):
+            published_at = 0.0  # a stamp nobody can read costs the measurement, never the purge
         return cls(tuple(data.get("tags", ())), bool(data.get("soft")), bool(data.get("all")), int(data["gen"]),
-                   str(data.get("from", "")))  # fmt: skip
+                   str(data.get("from", "")), published_at)  # fmt: skip
 
 
 Apply = Callable[[Purge], Awaitable[None]]
@@ -69,7 +77,7 @@ class PurgeBus:
     async def publish(self, purge: Purge) -> Purge:
         """Record and announce a purge; raises RedisError when it could not be announced."""
         generation = int(await self.redis.incr(self.prefix + GENERATION))
-        stamped = Purge(purge.tags, purge.soft, purge.everything, generation, self.node)
+        stamped = Purge(purge.tags, purge.soft, purge.everything, generation, self.node, time.time())
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(self.prefix + LOG, stamped.encode())
             pipe.ltrim(self.prefix + LOG, 0, LOG_LENGTH - 1)

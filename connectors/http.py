@@ -14,8 +14,13 @@ Policy, the same for every vendor:
 - **Errors** are normalized (`connectors.errors`), naming the vendor and whether a retry is safe: 401/403
   → VendorMisconfigured, exhausted 429/5xx → VendorUnavailable, timeouts → VendorTimeout. Other answers,
   4xx included, go back to the adapter, which knows the vendor's error bodies.
-- **Metrics** per vendor and call (latency histogram, outcomes, breaker state); logs never carry the
-  request's headers, body or query values (tokens and card data live there).
+- **Metrics** (Prometheus), labelled `vendor` (the adapter's name), `call` (the adapter's fixed name for the
+  operation) and `outcome` (`ok`, `timeout`, `connect_error`, `transport_error`, `rate_limited`, `http_<status>`,
+  and for errors also `circuit_open`), so every value comes from a small fixed set:
+  `edgeshop_vendor_request_duration_seconds` (histogram; vendor, call, outcome) per attempt;
+  `edgeshop_vendor_errors_total` (counter; vendor, call, outcome) per failed attempt or refused call;
+  `edgeshop_vendor_breaker_state` (gauge; vendor): 0 closed, 1 open, 2 half-open, read when scraped.
+  Logs never carry the request's headers, body or query values (tokens and card data live there).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import asyncio
 import logging
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +37,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.errors import ConnectorError, VendorMisconfigured, VendorTimeout, VendorUnavailable
@@ -39,13 +47,39 @@ from connectors.errors import ConnectorError, VendorMisconfigured, VendorTimeout
 log = logging.getLogger("edgeshop.connectors")
 
 VENDOR_SECONDS = Histogram(
-    "edgeshop_vendor_request_seconds",
+    "edgeshop_vendor_request_duration_seconds",
     "Vendor API call latency, per attempt",
     ["vendor", "call", "outcome"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
-VENDOR_ERRORS = Counter("edgeshop_vendor_errors", "Vendor API calls that failed, by kind", ["vendor", "call", "kind"])
-VENDOR_BREAKER_OPEN = Gauge("edgeshop_vendor_breaker_open", "1 while the vendor's circuit breaker is open", ["vendor"])
+VENDOR_ERRORS = Counter(
+    "edgeshop_vendor_errors",
+    "Vendor API attempts that failed and calls refused, by outcome",
+    ["vendor", "call", "outcome"],
+)
+_BREAKER_VALUES = {"closed": 0.0, "open": 1.0, "half-open": 2.0}
+# vendor -> its newest live breaker (one client per vendor in an app; tests make many)
+_BREAKERS: dict[str, weakref.ref[CircuitBreaker]] = {}
+
+
+class _BreakerStates(Collector):
+    """Read when scraped: an open breaker turns half-open by the clock alone, with no call to notice it."""
+
+    def collect(self) -> list[Metric]:
+        family = GaugeMetricFamily(
+            "edgeshop_vendor_breaker_state", "Vendor circuit breaker: 0 closed, 1 open, 2 half-open", labels=["vendor"]
+        )
+        for vendor, ref in sorted(list(_BREAKERS.items())):
+            breaker = ref()
+            if breaker is not None:
+                family.add_metric([vendor], _BREAKER_VALUES[breaker.state])
+        return [family]
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily("edgeshop_vendor_breaker_state", "")]
+
+
+REGISTRY.register(_BreakerStates())
 
 
 class _QueryRedactor(logging.Filter):
@@ -81,7 +115,7 @@ class VendorHttpSettings(BaseModel):
     breaker_open_seconds: float = Field(default=30.0, gt=0)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class CircuitBreaker:
     """closed → open after `failures` failures in a row → half-open after `open_seconds` (one trial)."""
 
@@ -92,6 +126,9 @@ class CircuitBreaker:
     failures: int = 0
     opened_at: float | None = None
     trial_running: bool = False
+
+    def __post_init__(self) -> None:
+        _BREAKERS[self.vendor] = weakref.ref(self)
 
     @property
     def state(self) -> str:
@@ -112,7 +149,6 @@ class CircuitBreaker:
         if self.opened_at is not None:
             log.warning("vendor %s answers again: circuit closed", self.vendor)
         self.failures, self.opened_at, self.trial_running = 0, None, False
-        VENDOR_BREAKER_OPEN.labels(self.vendor).set(0)
 
     def failed(self) -> None:
         self.failures += 1
@@ -120,7 +156,6 @@ class CircuitBreaker:
             if self.opened_at is None:
                 log.warning("vendor %s failing: circuit open for %.0f s", self.vendor, self.open_seconds)
             self.opened_at, self.trial_running = self.clock(), False
-            VENDOR_BREAKER_OPEN.labels(self.vendor).set(1)
 
     def abandoned(self) -> None:
         self.trial_running = False

@@ -68,6 +68,7 @@ from edge.handlers import (
     load_handler,
 )
 from edge.markets import MARKET_HEADER, MarketResolver
+from edge.metrics import CACHE_RESULTS, HANDLER_ROUTE, ORIGIN_STATES, REQUESTS, ROUTE_HEADER, observe_purge_lag
 from edge.origin_client import OriginClient, OriginError, OriginTimeout, OriginUnavailable, relay_buffer_limit
 from edge.personalize import Personalization, Personalizer
 from edge.relay import BodyTooLarge, ClientGone, read_body, relay, request_body
@@ -88,6 +89,9 @@ HEALTH_PATH = "/_edge/healthz"
 READY_PATH = "/_edge/readyz"
 # Prometheus metrics, for admin networks or the admin token only: to anyone else the path does not exist.
 METRICS_PATH = "/metrics"
+# The edge's own endpoints are labelled by their path in the request metrics (`edge.metrics`).
+_OWN_ROUTES = {path: REQUESTS.own_route(path) for path in (PURGE_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH)}
+REQUESTS.own_route(HANDLER_ROUTE)
 # Where the request came from, which market and segment it is for, and its experiment arms are the edge's to
 # say, never the client's: the origin varies shared pages on them.
 MARKET_PREFIX_HEADER = "x-market-prefix"
@@ -122,6 +126,7 @@ def _always_trusted(now: float) -> float:
 
 
 _PRIVATE = (("cache-control", "private, no-store"),)
+_HANDLED = (ROUTE_HEADER, HANDLER_ROUTE)
 
 
 def _responded(action: Respond) -> Answer:
@@ -131,7 +136,13 @@ def _responded(action: Respond) -> Answer:
     for name, value in action.headers.items():
         if "\r" not in name + value and "\n" not in name + value:
             fields[name.lower()] = value
+    fields[ROUTE_HEADER] = HANDLER_ROUTE
     return Answer(action.status, tuple(fields.items()), body, "PASS")
+
+
+def _own(answer: Answer, path: str) -> Answer:
+    """An answer of the edge's own endpoint at `path`, labelled as such for the metrics."""
+    return replace(answer, headers=(*answer.headers, (ROUTE_HEADER, _OWN_ROUTES[path])))
 
 
 _UNSETTABLE = _EDGE_DECIDED | {"host", "content-length", "transfer-encoding", "connection", "cookie"}
@@ -249,7 +260,9 @@ class EdgeApp:
             coalesce_wait=settings.cache.coalesce_wait_seconds,
             max_object_bytes=settings.cache.max_object_bytes,
             trusted_since=trusted_since,
+            l1=self.l1 if store is not self.l1 else None,
         )
+        ORIGIN_STATES.watch(self.router)
         self._parsed: dict[int, tuple[bytes, list[Part]]] = {}
         self.personalizer = Personalizer(settings.personalization)
         self.exposures = ExposureLog(self._redis[0] if self._redis else None, settings.redis_prefix)
@@ -285,7 +298,7 @@ class EdgeApp:
             return  # websockets are not proxied (yet)
         started = time.perf_counter()
         answer = await self._answer(scope, receive)
-        await self._send(send, receive, answer, started, head=scope["method"] == "HEAD", region=self._edge_region)
+        await self._send(send, receive, answer, started, scope["method"], region=self._edge_region)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -318,6 +331,7 @@ class EdgeApp:
             await client.aclose()
 
     async def _purge_l1(self, purge: Purge) -> None:
+        observe_purge_lag(purge.published_at, time.time())
         if purge.everything:
             await self.l1.clear()
             self.wire.forget_all()
@@ -348,16 +362,16 @@ class EdgeApp:
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
         if path == PURGE_PATH:
-            return await self._purge(method, headers, receive, host, scheme)
+            return _own(await self._purge(method, headers, receive, host, scheme), path)
         if path in (HEALTH_PATH, READY_PATH):
-            return self._health(ready=path == READY_PATH)
+            return _own(self._health(ready=path == READY_PATH), path)
         peer = (scope.get("client") or ("", 0))[0]
         if path == METRICS_PATH:
             if not self._admin(peer, headers):
                 # Not passed on either: an origin next to this edge would take the edge for an admin peer.
-                return problem_answer(404, "Not found", "no such page")
-            return Answer(200, (("content-type", CONTENT_TYPE_LATEST), ("cache-control", "no-store")),
-                          generate_latest(), "PASS")  # fmt: skip
+                return _own(problem_answer(404, "Not found", "no such page"), path)
+            return Answer(200, (("content-type", CONTENT_TYPE_LATEST), ("cache-control", "no-store"),
+                                (ROUTE_HEADER, _OWN_ROUTES[path])), generate_latest(), "PASS")  # fmt: skip
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query = normalize_query(raw_query, tracking=self._tracking, tracking_prefixes=self._tracking_prefixes)
         located = _Located(self, headers, peer, raw_query)
@@ -377,11 +391,12 @@ class EdgeApp:
             try:
                 action, context = await self.handlers.run(request)
             except HandlerFailed:
-                return problem_answer(503, "This page is unavailable", "please try again in a moment")
+                failed = problem_answer(503, "This page is unavailable", "please try again in a moment")
+                return replace(failed, headers=(*failed.headers, _HANDLED))
             if isinstance(action, Respond):
                 return self._decorated(_responded(action), personal, context)
             if isinstance(action, Redirect):
-                redirect = Answer(action.status, (("location", action.location), *_PRIVATE), b"", "PASS")
+                redirect = Answer(action.status, (("location", action.location), *_PRIVATE, _HANDLED), b"", "PASS")
                 return self._decorated(redirect, personal, context)
             if isinstance(action, Rewrite) and (rewritten := _origin_path(action.path)) is not None:
                 origin_path = rewritten
@@ -666,11 +681,19 @@ class EdgeApp:
         receive: Receive,
         answer: Answer,
         started: float,
+        method: str,
         *,
-        head: bool,
         region: list[tuple[bytes, bytes]],
     ) -> None:
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in downstream_headers(answer.headers)]
+        """Send the answer, and count it (before sending: a shopper who left was answered all the same)."""
+        head = method == "HEAD"
+        route = None
+        headers: list[tuple[bytes, bytes]] = []
+        for name, value in downstream_headers(answer.headers):
+            if name == ROUTE_HEADER:
+                route = value  # the origin's word to this edge, never the shopper's
+            else:
+                headers.append((name.encode("latin-1"), value.encode("latin-1")))
         if answer.status in BODYLESS:
             pass  # RFC 9110 §8.6: none on a 204, and a 304's would have to be the full representation's
         elif answer.rest is None:
@@ -681,10 +704,14 @@ class EdgeApp:
         headers.extend(region)
         if answer.age is not None:
             headers.append((b"age", str(answer.age).encode()))
-        timing = f"edge;dur={(time.perf_counter() - started) * 1000:.1f}"
+        elapsed = time.perf_counter() - started
+        timing = f"edge;dur={elapsed * 1000:.1f}"
         if answer.origin_ms is not None:
             timing += f", origin;dur={answer.origin_ms:.1f}"
         headers.append((b"server-timing", timing.encode()))
+        REQUESTS.observe(
+            route, method, answer.status, answer.result or CACHE_RESULTS.get(answer.x_cache, "pass"), elapsed
+        )
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         if answer.rest is not None and not head:
             await relay(send, receive, answer.body, answer.rest)

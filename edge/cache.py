@@ -3,6 +3,9 @@
 Outcomes, as `X-Cache` reports them: HIT (fresh), STALE (served stale: within stale-while-revalidate, soft
 purged, or the origin failed within stale-if-error/grace), REVALIDATED (a 304 from the origin refreshed it),
 MISS (fetched, and stored when storable), BYPASS (not storable: fetched for this shopper only).
+
+For the metrics (`edge.metrics`), an answer also says what X-Cache does not: a HIT from L2 rather than L1, and a
+MISS that waited for another request's origin fetch (coalesced) instead of making its own.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from cdn import (
     CacheRecord,
     CacheStore,
     Headers,
+    MemoryStore,
     SingleFlight,
     StoredResponse,
     Verdict,
@@ -35,6 +39,7 @@ from cdn import (
     vary_names,
     vary_values,
 )
+from edge.metrics import COALESCED_WAITS, ROUTE_HEADER
 from edge.origin_client import (
     BufferLimit,
     Fetched,
@@ -46,6 +51,9 @@ from edge.origin_client import (
 )
 
 log = logging.getLogger("edgeshop.edge")
+_SHARED, _REFETCHED, _WAIT_TIMEOUT, _WAIT_FAILED = (
+    COALESCED_WAITS.labels(outcome) for outcome in ("shared", "refetched", "timeout", "failed")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,8 @@ class Answer:
     cached: tuple[str, CacheRecord] | None = None
     # The body after `body`, still streaming from the origin (not stored: uncacheable or too large).
     rest: AsyncIterator[bytes] | None = None
+    # The metrics' cache label when X-Cache does not tell it (`l2_hit`, `coalesced`); see `edge.metrics`.
+    result: str | None = None
 
     async def discard(self) -> None:
         if self.rest is not None:
@@ -88,8 +98,11 @@ class EdgeCache:
         coalesce_wait: float,
         max_object_bytes: int,
         trusted_since: Callable[[float], float] = lambda now: 0.0,
+        l1: MemoryStore | None = None,
     ) -> None:
         self.store = store
+        # The first tier when `store` has a second one: a hit is from L1 when L1 held that very record.
+        self._l1 = l1
         # Records fetched before this moment may have missed a purge (the purge bus is down): not served.
         self._trusted_since = trusted_since
         self._origin = origin
@@ -122,6 +135,7 @@ class EdgeCache:
     async def handle(self, request: CacheRequest) -> Answer:
         now = time.time()
         key = self._key(request)
+        in_l1 = self._l1.peek(key) if self._l1 is not None else None
         record = await self.store.get(key, now)
         if record is not None and (
             not vary_matches(record.response, request.headers)
@@ -135,7 +149,8 @@ class EdgeCache:
             verdict = Verdict.STALE_WHILE_REVALIDATE  # soft purge: one fast stale answer while refreshing
         match verdict:
             case Verdict.FRESH:
-                return self._serve(request, record, "HIT", now, key)
+                tier = "l2_hit" if self._l1 is not None and in_l1 is not record else None
+                return self._serve(request, record, "HIT", now, key, tier)
             case Verdict.STALE_WHILE_REVALIDATE:
                 self._revalidate_in_background(request, key, record)
                 return self._serve(request, record, "STALE", now)
@@ -145,14 +160,20 @@ class EdgeCache:
                 assert_never(verdict)
 
     def _serve(
-        self, request: CacheRequest, record: CacheRecord, x_cache: str, now: float, fresh_key: str | None = None
+        self,
+        request: CacheRequest,
+        record: CacheRecord,
+        x_cache: str,
+        now: float,
+        fresh_key: str | None = None,
+        result: str | None = None,
     ) -> Answer:
         response = record.response
         age = int(record.freshness.age(now))
         if client_not_modified(request.headers, response):
-            return Answer(304, _validators_only(response.headers), b"", x_cache, age)
+            return Answer(304, _validators_only(response.headers), b"", x_cache, age, result=result)
         cached = (fresh_key, record) if fresh_key is not None else None
-        return Answer(response.status, response.headers, response.body, x_cache, age, cached=cached)
+        return Answer(response.status, response.headers, response.body, x_cache, age, cached=cached, result=result)
 
     def _buffer_limit(self, request: CacheRequest) -> BufferLimit:
         """Read whole only what may be stored; relay anything else as it streams in."""
@@ -169,32 +190,48 @@ class EdgeCache:
         limit = self._buffer_limit(request)
         return await self._origin.fetch("GET", request.target, upstream, buffer_limit=limit, home=request.home)
 
-    async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> Fetched:
+    async def _fetch(self, request: CacheRequest, key: str, extra: Headers = ()) -> tuple[Fetched, bool]:
         """One origin fetch for identical requests arriving together; a waiter whose answer would differ (it
         is not storable, streams, or varies on a field where the waiter differs from the leader) fetches its own.
+        The answer, and whether it was another request's (a coalesced wait).
         """
 
         async def lead() -> tuple[Fetched, Headers]:
             return await self._origin_get(request, extra), request.headers
 
-        (fetched, leader), led = await self._flight.run(key, lead, wait=self._wait)
-        if led or (fetched.complete and self._shareable(request, fetched, leader)):
-            return fetched
-        return await self._origin_get(request, extra)
+        waiter = self._flight.running(key)
+        try:
+            (fetched, leader), led = await self._flight.run(key, lead, wait=self._wait)
+        except TimeoutError:
+            if waiter:
+                _WAIT_TIMEOUT.inc()
+            raise
+        except OriginError:
+            if waiter:
+                _WAIT_FAILED.inc()
+            raise
+        if led:
+            return fetched, False
+        if fetched.complete and self._shareable(request, fetched, leader):
+            _SHARED.inc()
+            return fetched, True
+        _REFETCHED.inc()
+        return await self._origin_get(request, extra), False
 
     async def _miss(self, request: CacheRequest, key: str) -> Answer:
         try:
-            fetched = await self._fetch(request, key)
+            fetched, shared = await self._fetch(request, key)
         except (OriginError, TimeoutError) as exc:
             return _origin_failed(exc, request.home)
-        return await self._answer_fetched(request, fetched)
+        return await self._answer_fetched(request, fetched, "coalesced" if shared else None)
 
-    async def _answer_fetched(self, request: CacheRequest, fetched: Fetched) -> Answer:
+    async def _answer_fetched(self, request: CacheRequest, fetched: Fetched, result: str | None = None) -> Answer:
         cached = await self._store(request, fetched)
         x_cache = "MISS" if cached else "BYPASS"
         return Answer(
-            fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms, cached, fetched.rest
-        )
+            fetched.status, fetched.headers, fetched.body, x_cache, 0, fetched.duration_ms, cached, fetched.rest,
+            result=result,
+        )  # fmt: skip
 
     def _shareable(self, request: CacheRequest, fetched: Fetched, leader: Headers) -> bool:
         """Whether a waiter may take the leader's answer: the same response its own request would get.
@@ -247,7 +284,7 @@ class EdgeCache:
 
     async def _revalidate(self, request: CacheRequest, key: str, record: CacheRecord) -> Answer:
         try:
-            fetched = await self._fetch(request, key, revalidation_headers(record.response))
+            fetched, _ = await self._fetch(request, key, revalidation_headers(record.response))
         except (OriginError, TimeoutError) as exc:
             if usable_on_error(record.response, time.time(), self._grace, record.freshness):
                 return self._serve(request, record, "STALE", time.time())
@@ -292,7 +329,8 @@ def url_tag(primary_key: str) -> str:
 
 
 def _validators_only(headers: Headers) -> Headers:
-    keep = {"etag", "last-modified", "cache-control", "expires", "vary", "date", "content-location"}
+    # The route template stays for the metrics; it is dropped with every other edge-only field on the way out.
+    keep = {"etag", "last-modified", "cache-control", "expires", "vary", "date", "content-location", ROUTE_HEADER}
     return tuple((name, value) for name, value in headers if name in keep)
 
 

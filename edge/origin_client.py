@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from cdn import Headers
+from edge.metrics import observe_origin
 from edge.routing import Origin, OriginRouter
 
 
@@ -131,9 +132,12 @@ class OriginClient:
             ticket = breaker.begin(time.monotonic())
             if ticket is None:
                 continue  # another request is the half-open trial right now
+            started = time.perf_counter()
             try:
                 fetched = await self._fetch_from(origin, method, target, headers, body, buffer_limit)
             except OriginError as exc:
+                kind = "timeout" if isinstance(exc, OriginTimeout) else "error"
+                observe_origin(origin.region, kind, time.perf_counter() - started)
                 breaker.failed(ticket, time.monotonic())
                 if last:
                     raise
@@ -142,6 +146,7 @@ class OriginClient:
             except BaseException:
                 breaker.abandoned(ticket)  # cancelled, or the request body failed: no verdict on the origin
                 raise
+            observe_origin(origin.region, fetched.status, fetched.duration_ms / 1000)
             if fetched.status in _UNAVAILABLE:
                 breaker.failed(ticket, time.monotonic())
                 if not last:

@@ -113,7 +113,7 @@ def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)  # `edge.metrics` reads the breakers of the live routers when scraped
 class OriginRouter:
     """The origins of every region, ordered once by nearness to this edge, filtered per request by health."""
 

@@ -21,10 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from time import perf_counter
 from typing import Protocol
 
 from cdn import CacheRecord, Headers, MemoryStore
 from edge.forwarding import downstream_headers
+from edge.metrics import REQUESTS, ROUTE_HEADER, Cell, RequestStats
 
 # Request fields that make the ASGI path answer differently from a plain fresh hit (RFC 9111 §5.2.1, §4.3.2;
 # RFC 9110 §13-14), or that mean a body or a protocol switch follows.
@@ -67,6 +69,9 @@ class _Ready:
     # A page stitched at the edge is ready-made only for shoppers without these cookies (`name=` bytes):
     # for them every include is its fallback; anyone else needs the ASGI path to fetch their fragments.
     unless_cookies: tuple[bytes, ...] = ()
+    # Where this entry's answers are counted, bound when it is armed: GET and HEAD, fresh and stale
+    # (index 2 * stale + head).
+    cells: tuple[Cell, ...] = ()
 
     @property
     def size(self) -> int:
@@ -118,8 +123,10 @@ class WireHits:
         fields: bytes = b"",
         derive: Derive | None = None,
         derived_names: frozenset[str] = frozenset(),
+        stats: RequestStats = REQUESTS,
     ) -> None:
         self._l1 = l1
+        self._stats = stats
         # Request fields the edge decides itself (the market): Vary on them is matched on the edge's decision.
         self._derive = derive
         self._derived_names = derived_names
@@ -162,12 +169,18 @@ class WireHits:
         response = record.response
         sent_headers, body = as_sent if as_sent is not None else (response.headers, response.body)
         lines = [_status_line(response.status)]
-        lines.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in downstream_headers(sent_headers))
+        lines.extend(
+            f"{name}: {value}\r\n".encode("latin-1")
+            for name, value in downstream_headers(sent_headers)
+            if name != ROUTE_HEADER  # the origin's word to this edge, never the shopper's
+        )
         lines.append(self._fields)
         if response.status not in BODYLESS:
             lines.append(b"content-length: %d\r\n" % len(body))
         lines.append(b"age: ")
         names = tuple(name for name, _ in response.vary)
+        label = self._stats.route(next((v for k, v in response.headers if k == ROUTE_HEADER), None))
+        cell = self._stats.cell
         ready = _Ready(
             route=route,
             primary_key=primary_key,
@@ -182,6 +195,11 @@ class WireHits:
             derives=any(name in self._derived_names for name in names),
             stale_until=fresh.fresh_until + (0.0 if fresh.strict else fresh.stale_while_revalidate),
             unless_cookies=tuple(f"{name}=".encode("latin-1") for name in unless_cookies),
+            cells=tuple(
+                cell(label, method, response.status, cache)
+                for cache in ("l1_hit", "stale")
+                for method in ("GET", "HEAD")
+            ),
         )
         if ready.size > self._max_bytes:
             return  # larger than the whole table: the ASGI path keeps answering it
@@ -206,6 +224,7 @@ class WireHits:
         self, target: bytes, headers: list[tuple[bytes, bytes]], *, head: bool, keep_alive: bool, peer: str = ""
     ) -> list[bytes] | None:
         """The response's bytes for a GET or HEAD, or None when the ASGI path must answer it."""
+        started = perf_counter()
         host = None
         cookies = b""
         for name, value in headers:
@@ -258,10 +277,12 @@ class WireHits:
         if stale or not keep_alive:
             outcome = _STALE_TAIL if stale else _HIT_TAIL
             tail = b"%d%s%s%s" % (int(now - ready.age_base), outcome, b"" if keep_alive else _CLOSE, _END)
+            ready.cells[2 * stale + head].observe(perf_counter() - started)
             return [ready.head, tail] if head else [ready.head, tail, ready.body]
         age = int(now - ready.age_base)
         if age != ready.age:
             ready.age, ready.tail = age, b"%d%s%s" % (age, _HIT_TAIL, _END)
+        ready.cells[head].observe(perf_counter() - started)
         return [ready.head, ready.tail] if head else [ready.head, ready.tail, ready.body]
 
 

@@ -35,6 +35,7 @@ from origin.health import health_routes
 from origin.indexing import reindex
 from origin.markets import MARKET_COOKIE, MARKET_HEADER, MarketResolver
 from origin.media import media_routes
+from origin.metrics import RouteMetrics
 from origin.pricing import compute_totals, shipping_price
 from origin.problems import problem
 from origin.purging import EdgePurger, NoPurger, Purger
@@ -76,6 +77,7 @@ __all__ = [
     "Product",
     "Purger",
     "ResourceNotFound",
+    "RouteMetrics",
     "SearchHit",
     "SearchQuery",
     "SearchResult",

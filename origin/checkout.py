@@ -52,6 +52,7 @@ from origin.errors import (
     TryAgain,
 )
 from origin.events import CatalogEvents
+from origin.metrics import checkout_ended, inventory_conflict
 
 log = logging.getLogger("edgeshop.origin")
 MAX_PAYMENT_TOKEN = 8192
@@ -168,6 +169,16 @@ class CheckoutService:
         return hmac.new(self._secret, f"order-token|{cart_id}|{key}".encode(), hashlib.sha256).hexdigest()
 
     async def checkout(self, body: CheckoutBody, idempotency_key: str | None) -> CheckoutResult:
+        """The order for this cart and key, placed and paid now or earlier (a retry); counted by how it ended."""
+        try:
+            result, outcome = await self._checkout(body, idempotency_key)
+        except Exception as exc:
+            checkout_ended(_outcome(exc))
+            raise
+        checkout_ended(outcome)
+        return result
+
+    async def _checkout(self, body: CheckoutBody, idempotency_key: str | None) -> tuple[CheckoutResult, str]:
         if idempotency_key is None or not _IDEMPOTENCY_KEY.match(idempotency_key):
             raise InvalidRequest(
                 "an Idempotency-Key header is required: 8 to 255 printable ASCII characters, new for each attempt",
@@ -179,7 +190,7 @@ class CheckoutService:
             assert cart.order_id is not None and cart.checkout_key is not None
             if cart.checkout_key == key:
                 order = await self._backend.get_order(cart.order_id)
-                return CheckoutResult(order=order, order_token=self._order_token(cart.id, key))
+                return CheckoutResult(order=order, order_token=self._order_token(cart.id, key)), "replayed"
             raise AlreadyOrdered(
                 "this cart has already been ordered",
                 order_id=cart.order_id,
@@ -193,6 +204,8 @@ class CheckoutService:
             await self._release(cart.id, key, unless_ordered=True)
             raise
         await self._attach(cart.id, key, order.id)
+        # A twin request with the same key (sent at the same time) may have paid for this very order already.
+        replayed = order.status in ("authorized", "captured")
         try:
             order = await self._pay(order, body)
         except (PaymentFailed, InvalidRequest, OutOfStockConflict):
@@ -200,7 +213,9 @@ class CheckoutService:
             raise
         await self._complete(cart.id, key, order.id)
         await self._stock_changed(order)
-        return CheckoutResult(order=order, order_token=self._order_token(cart.id, key))
+        return CheckoutResult(order=order, order_token=self._order_token(cart.id, key)), (
+            "replayed" if replayed else "placed"
+        )
 
     async def _stock_changed(self, order: Order) -> None:
         """Product pages show stock: after a sale the edge must forget them. Never fails the checkout."""
@@ -343,6 +358,7 @@ class CheckoutService:
         try:
             return await self._backend.place_order(draft)
         except OutOfStock as exc:
+            inventory_conflict("reserve")
             raise OutOfStockConflict(
                 "some items sold out while you were checking out",
                 shortages=[{"variant_id": v, "available": n} for v, n in sorted(exc.shortages.items())],
@@ -402,6 +418,7 @@ class CheckoutService:
         try:
             return await self._backend.record_payment(order.id, status=payment.status, payment_reference=payment.id)
         except OutOfStock as exc:
+            inventory_conflict("payment")
             if payment.status == "captured":
                 await self._payments.refund(
                     payment.id, payment.captured, idempotency_key=f"order-{order.id}-oos-refund"
@@ -422,3 +439,24 @@ class CheckoutService:
             # Same answer as a missing order: a wrong token reveals nothing about which ids exist.
             raise ResourceNotFound("no such order")
         return order
+
+
+def _outcome(exc: Exception) -> str:
+    """The `edgeshop_origin_checkouts_total` outcome of a checkout that raised (most specific class first)."""
+    match exc:
+        case PaymentFailed():
+            return "declined"
+        case OutOfStockConflict():
+            return "out_of_stock"
+        case AlreadyOrdered():
+            return "already_ordered"
+        case Conflict():
+            return "conflict"
+        case InvalidRequest():
+            return "invalid"
+        case ResourceNotFound():
+            return "not_found"
+        case TryAgain() | VendorUnavailable() | VendorTimeout():
+            return "unavailable"
+        case _:
+            return "error"

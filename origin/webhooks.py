@@ -32,6 +32,7 @@ from connectors import (
     WebhookRejected,
 )
 from origin.events import CatalogEvents
+from origin.metrics import inventory_conflict
 from origin.problems import problem
 
 log = logging.getLogger("edgeshop.origin.webhooks")
@@ -170,6 +171,7 @@ class Webhooks:
                 await commerce.record_payment(order.id, status=status, payment_reference=event.payment_id)
             except OutOfStock:
                 # Paid after its reservation lapsed and the stock sold: the order stays cancelled for a refund.
+                inventory_conflict("payment")
                 return "ignored: paid after the stock was sold elsewhere; refund it"
             return "applied"
         moved = await commerce.update_order_status(

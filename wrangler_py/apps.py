@@ -11,6 +11,7 @@ import anyio.to_thread
 import httpx
 from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from connectors import (
     BuiltinCommerce,
@@ -27,6 +28,7 @@ from origin import (
     ContentWatcher,
     EdgePurger,
     MarketResolver,
+    RouteMetrics,
     SqliteCartStore,
     Store,
     VersionedContent,
@@ -177,5 +179,7 @@ def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None, edge_u
             **api_problem_handlers(),
             **storefront_exception_handlers(store, loaded.config.storefront, theme=theme),
         },
+        # Counts requests by route template and names the template to the edge (X-Edgeshop-Route).
+        middleware=[Middleware(RouteMetrics)],
         lifespan=lifespan,
     )

@@ -7,6 +7,7 @@ from email.utils import formatdate
 import httpx
 import pytest
 import respx
+from prometheus_client import REGISTRY
 
 from connectors.errors import VendorMisconfigured, VendorTimeout, VendorUnavailable
 from connectors.http import VENDOR_ERRORS, CircuitBreaker, VendorClient, VendorHttpSettings, retry_after_seconds
@@ -143,6 +144,22 @@ def test_half_open_allows_one_trial_and_a_failed_trial_reopens() -> None:
     assert breaker.begin() and not breaker.begin()  # one trial at a time
     breaker.failed()
     assert breaker.state == "open" and not breaker.begin()
+
+
+def test_the_breaker_state_gauge_is_read_when_scraped_half_open_included() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("acme-gauge", failures_to_open=1, open_seconds=10, clock=lambda: now[0])
+
+    def state() -> float | None:
+        return REGISTRY.get_sample_value("edgeshop_vendor_breaker_state", {"vendor": "acme-gauge"})
+
+    assert state() == 0
+    breaker.failed()
+    assert state() == 1
+    now[0] = 11  # no call needed to notice: the clock alone makes it half-open
+    assert state() == 2
+    breaker.succeeded()
+    assert state() == 0
 
 
 def test_retry_after_reads_seconds_and_dates() -> None:

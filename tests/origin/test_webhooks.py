@@ -260,4 +260,23 @@ def test_the_origin_serves_metrics_to_admins_only(make_config: Any, monkeypatch:
         assert token.status_code == 200
     with TestClient(app, client=("127.0.0.1", 4000)) as local:
         answer = local.get("/metrics")
-        assert answer.status_code == 200 and "edgeshop_vendor_request_seconds" in answer.text
+        assert answer.status_code == 200 and "edgeshop_vendor_request_duration_seconds" in answer.text
+
+
+def test_a_payment_after_the_lapsed_reservation_was_sold_is_refused_and_counted(shop: Shop) -> None:
+    from prometheus_client import REGISTRY
+
+    def conflicts() -> float:
+        return REGISTRY.get_sample_value("edgeshop_origin_inventory_conflicts_total", {"stage": "payment"}) or 0.0
+
+    on_hand, _ = shop.stock()
+    lapsed = shop.order("k-lapsed", quantity=on_hand)
+    # The reservation lapses before any payment is recorded (checkout's lease ran out), and the stock sells.
+    anyio.run(lambda: shop.commerce.update_order_status(lapsed, "cancelled", expected=("pending_payment",)))
+    shop.send("/webhooks/payments/fakepay", [event("evt_sold", "captured", shop.order("k-other", quantity=on_hand),
+                                                   payment="pi_other")])  # fmt: skip
+    before = conflicts()
+    late = shop.send("/webhooks/payments/fakepay", [event("evt_late", "captured", lapsed)])
+    assert late.status_code == 200 and late.json()["ignored"] == 1
+    assert shop.status(lapsed) == "cancelled" and shop.stock() == (0, 0)  # never sold twice
+    assert conflicts() == before + 1
