@@ -273,7 +273,8 @@ def report(
     ]
 
 
-def cmd_status(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_status(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     from wrangler_py.config import load_config
 
     loaded = load_config(Path(args.config), env=getattr(args, "env", None))

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
+import httpx
 import pytest
 
+from tests.conftest import LiveOrigin
+from wrangler_py.cli import main
 from wrangler_py.status import Scrape, Target, parse_samples, quantile, render_table, summarize
 
 EDGE = """
@@ -85,3 +91,26 @@ def test_an_interval_is_the_difference_of_two_scrapes() -> None:
 def test_a_process_that_does_not_answer_is_down() -> None:
     row = summarize(Target("r", "http://e", "http://o"), Scrape("http://e", error="ConnectError"), None)
     assert (row.edge, row.origin, row.requests) == ("down", "-", None)
+
+
+def test_status_of_a_live_dev_store(live_origin: Callable[..., LiveOrigin], capsys: pytest.CaptureFixture[str]) -> None:
+    store = live_origin(seed_products=5)
+    for _ in range(3):  # a miss, then hits
+        assert httpx.get(store.edge_url + "/", timeout=10).status_code == 200
+    assert httpx.get(store.edge_url + "/no-such-page", timeout=10).status_code == 404
+    edge, origin = f"default={store.edge_url}", f"default={store.url}"
+    config = str(store.config_path)
+    assert main(["--config", config, "status", "--json", "--edge", edge, "--origin", origin]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["region"] == "default" and row["edge"] == "ready" and row["origin"] == "ready"
+    assert row["requests"] >= 4 and 0 < row["hit_ratio"] < 1
+    assert row["edge_p99_ms"] > 0 and row["origin_p99_ms"] > 0
+    assert row["vendors"] == {}  # the built-in connectors call no vendor
+
+    assert main(["--config", config, "status", "--edge", edge, "--origin", origin]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "test-store (since each process started)" and table[1].startswith("REGION")
+    store.stop()
+    assert main(["--config", config, "status", "--edge", edge, "--origin", origin]) == 1  # down: an alert's exit
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["default", "down", "down"] in [row[:3] for row in rows]
