@@ -2,7 +2,9 @@
 
 from storefront.app import storefront_exception_handlers, storefront_routes
 from storefront.assets import (
+    ASSETS_DIR,
     IMMUTABLE_CACHE,
+    MANIFEST_FILE,
     SOURCE_CACHE,
     AssetEntry,
     AssetError,
@@ -10,6 +12,7 @@ from storefront.assets import (
     UnknownAsset,
     assets_folder,
     content_hash,
+    content_type,
     css_references,
     logical_name,
     rewrite_css,
@@ -19,7 +22,9 @@ from storefront.settings import StorefrontSettings
 from storefront.templating import Theme, ThemeSources, load_theme, theme_sources
 
 __all__ = [
+    "ASSETS_DIR",
     "IMMUTABLE_CACHE",
+    "MANIFEST_FILE",
     "SOURCE_CACHE",
     "AssetEntry",
     "AssetError",
@@ -30,6 +35,7 @@ __all__ = [
     "UnknownAsset",
     "assets_folder",
     "content_hash",
+    "content_type",
     "css_references",
     "load_theme",
     "logical_name",

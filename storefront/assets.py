@@ -11,21 +11,29 @@ Two modes, chosen once when the app is built:
 An asset name that does not exist raises `UnknownAsset` while the page renders (a 500 in development and in
 tests) instead of linking something that answers 404; `wrangler-py build` checks every `static_url('…')` of the
 templates against what it built, so a shipped image never meets one.
+
+One model of `asset-manifest.json` (`AssetManifest`), one table of Content-Types (`content_type`) and one
+immutable Cache-Control: the build writes them, `wrangler-py deploy` uploads with them, and the origin serves with
+them, so a file answers the same from the bucket as from `/static/`. The origin's validators come from content:
+an image's files all carry one mtime (reproducible builds), so a stat-based ETag or Last-Modified would not
+change when a file does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import mimetypes
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Literal
 from urllib.parse import quote, unquote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
@@ -37,6 +45,40 @@ IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 # Un-fingerprinted files (development) change under the same name: cache them briefly.
 SOURCE_CACHE = "public, max-age=60"
 STATIC_PREFIX = "/static/"
+MANIFEST_FILE = "asset-manifest.json"
+ASSETS_DIR = "assets"  # the fingerprinted files, beside the manifest (in the build output, the image and the bucket)
+_HASH_READ = 2**20
+
+# Web types spelled out: mimetypes' answers depend on the host's /etc/mime.types and the Python version. Text types
+# name their charset: without one some browsers guess, and get non-ASCII wrong. SVG carries its encoding itself.
+_CONTENT_TYPES = {
+    "css": "text/css; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "mjs": "text/javascript; charset=utf-8",
+    "map": "application/json; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+    "webmanifest": "application/manifest+json; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+    "xml": "application/xml; charset=utf-8",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "ico": "image/vnd.microsoft.icon",
+    "woff": "font/woff",
+    "woff2": "font/woff2",
+    "ttf": "font/ttf",
+    "otf": "font/otf",
+    "pdf": "application/pdf",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "wasm": "application/wasm",
+}
+_BUILTIN_TYPES = mimetypes.MimeTypes()  # Python's own table only, never the host's files
 
 
 class AssetError(Exception):
@@ -47,13 +89,33 @@ class UnknownAsset(AssetError, LookupError):
     """A template linked an asset that does not exist."""
 
 
+def content_type(name: str) -> str:
+    """The Content-Type of a static file by its name: the manifest records it, S3 and the origin serve it."""
+    base = posixpath.basename(name)
+    extension = base.rpartition(".")[2].lower() if "." in base else ""
+    if extension in _CONTENT_TYPES:
+        return _CONTENT_TYPES[extension]
+    guessed, _ = _BUILTIN_TYPES.guess_type("x." + extension) if extension else (None, None)
+    if guessed is None:
+        return "application/octet-stream"
+    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
+
+
 class AssetEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str = Field(description="the fingerprinted file, relative to the assets folder: css/store.<hash>.css")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0)
-    content_type: str
+    content_type: str = Field(min_length=1)
+
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        # The path becomes a file name under assets/ and an S3 key: it must never climb out of either.
+        if logical_name(value) != value or "\\" in value:
+            raise ValueError(f"{value!r} must be a relative path with / separators and no '.' or '..' parts")
+        return value
 
 
 class AssetManifest(BaseModel):
@@ -71,7 +133,7 @@ class AssetManifest(BaseModel):
 
 def assets_folder(manifest_path: Path) -> Path:
     """The fingerprinted files live in `assets/` beside the manifest, in the build output and in the image alike."""
-    return manifest_path.parent / "assets"
+    return manifest_path.parent / ASSETS_DIR
 
 
 def read_manifest(path: Path) -> AssetManifest:
@@ -229,19 +291,49 @@ class Assets:
 
 
 class _CachedFiles(StaticFiles):
-    """StaticFiles over several folders, first match wins, each answer with one Cache-Control."""
+    """StaticFiles over several folders, first match wins, each answer with one Cache-Control.
+
+    The ETag is a hash of the file's content, never of its stat: every file of an image has the same mtime, so a
+    same-size edit would keep Starlette's `mtime-size` ETag, and a revalidation would answer 304 for changed
+    content. No Last-Modified, for the same reason. Hashes are computed in `lookup_path` (a worker thread) and
+    kept per path until the file's stat changes.
+    """
 
     def __init__(self, folders: Iterable[Path], cache_control: str) -> None:
         super().__init__(directory=None, check_dir=False)
         self.all_directories = [os.path.realpath(folder) for folder in folders]
         self.cache_control = cache_control
+        self._etags: dict[str, tuple[tuple[int, ...], str]] = {}
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        full_path, stat_result = super().lookup_path(path)
+        if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
+            self._etag(full_path, stat_result)
+        return full_path, stat_result
+
+    def _etag(self, full_path: str, stat_result: os.stat_result) -> str:
+        # ctime too: it changes with every write, and no one can set it back (utime sets mtime only).
+        version = (stat_result.st_ino, stat_result.st_size, stat_result.st_mtime_ns, stat_result.st_ctime_ns)
+        cached = self._etags.get(full_path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        digest = hashlib.sha256()
+        with open(full_path, "rb") as file:
+            while chunk := file.read(_HASH_READ):
+                digest.update(chunk)
+        etag = f'"{digest.hexdigest()[:32]}"'
+        self._etags[full_path] = (version, etag)
+        return etag
 
     def file_response(
         self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
     ) -> Response:
+        name = os.fspath(full_path)
+        headers = {"cache-control": self.cache_control, "etag": self._etag(name, stat_result)}
         response = FileResponse(
-            full_path, status_code=status_code, stat_result=stat_result, headers={"cache-control": self.cache_control}
+            name, status_code=status_code, stat_result=stat_result, headers=headers, media_type=content_type(name)
         )
+        del response.headers["last-modified"]
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             return NotModifiedResponse(response.headers)
         return response
@@ -264,7 +356,9 @@ class StaticAssetsApp:
 
 
 __all__ = [
+    "ASSETS_DIR",
     "IMMUTABLE_CACHE",
+    "MANIFEST_FILE",
     "MANIFEST_VERSION",
     "SOURCE_CACHE",
     "AssetEntry",
@@ -275,6 +369,7 @@ __all__ = [
     "UnknownAsset",
     "assets_folder",
     "content_hash",
+    "content_type",
     "css_references",
     "logical_name",
     "read_manifest",

@@ -7,6 +7,9 @@ reused a name cannot leave a wrong object in place. Nothing is ever deleted: pag
 previous build's names. The manifest goes up after every asset it names, so nothing can reference an object that
 is not there yet, and an interrupted run leaves the live site on the previous build.
 
+The manifest, its file names, the Content-Types and the immutable Cache-Control are the storefront's (one model
+of the file for the build that writes it, the origin that serves it and the upload here).
+
 boto3 is sync and imported lazily: this module is imported by the CLI, which should not pay for boto3 on
 commands that never deploy.
 """
@@ -17,7 +20,6 @@ import dataclasses
 import hashlib
 import ipaddress
 import json
-import mimetypes
 import os
 import re
 import sys
@@ -26,15 +28,14 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-MANIFEST_NAME = "asset-manifest.json"
-ASSETS_DIR = "assets"
-IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+from storefront import ASSETS_DIR, IMMUTABLE_CACHE, MANIFEST_FILE, AssetManifest, content_type
+
 # One name, new content every deploy: caches may keep it a minute, no longer.
 MANIFEST_CACHE_CONTROL = "public, max-age=60"
 SHA256_METADATA = "sha256"  # stored as x-amz-meta-sha256
@@ -47,15 +48,6 @@ _MAX_PROBLEMS_SHOWN = 5
 S3Client = Any  # a boto3 S3 client: boto3 ships no type information
 ProgressCallback = Callable[[int, int, str], None]
 """`progress(done_bytes, total_bytes, key)`, called from upload threads but never two at a time."""
-
-# Types the browser decodes as text: without an explicit charset some guess (and get non-ASCII wrong).
-_TEXT_TYPES = frozenset({"application/javascript", "application/json", "application/manifest+json",
-                         "application/xml", "image/svg+xml", "application/ld+json"})  # fmt: skip
-# Not in every Python's built-in table; the system's /etc/mime.types is never read, so every machine agrees.
-_EXTRA_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".map": "application/json",
-                ".webmanifest": "application/manifest+json", ".woff": "font/woff", ".woff2": "font/woff2",
-                ".webp": "image/webp", ".avif": "image/avif", ".wasm": "application/wasm"}  # fmt: skip
-_MIME = mimetypes.MimeTypes()
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
@@ -130,7 +122,7 @@ class AssetTarget(BaseModel):
 
     @property
     def manifest_key(self) -> str:
-        return self.prefix + MANIFEST_NAME
+        return self.prefix + MANIFEST_FILE
 
     def key_for(self, path: str) -> str:
         return self.prefix + path
@@ -150,28 +142,6 @@ def _is_ip_address(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-class ManifestEntry(BaseModel):
-    # Unknown fields are ignored: a newer build may add some; the ones read here are checked strictly.
-    model_config = ConfigDict(frozen=True)
-
-    path: str
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
-    content_type: str | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        return _relative_path(value)
-
-
-class AssetManifest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    version: Literal[1]
-    assets: dict[str, ManifestEntry]
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,18 +199,8 @@ class SyncResult:
 # --- the build folder -------------------------------------------------------------------------------------------
 
 
-def content_type_for(path: str, declared: str | None = None) -> str:
-    """The manifest's type when it has one, else by extension; text types always say charset=utf-8."""
-    suffix = PurePosixPath(path).suffix.lower()
-    kind = declared or _EXTRA_TYPES.get(suffix) or _MIME.guess_type(path, strict=False)[0] or "application/octet-stream"
-    base = kind.split(";", 1)[0].strip().lower()
-    if (base.startswith("text/") or base in _TEXT_TYPES) and "charset=" not in kind.lower():
-        return f"{kind}; charset=utf-8"
-    return kind
-
-
 def load_manifest(build_dir: Path) -> AssetManifest:
-    path = build_dir / MANIFEST_NAME
+    path = build_dir / MANIFEST_FILE
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -270,7 +230,7 @@ def _digests(path: Path) -> tuple[int, str, str]:
 def local_files(build_dir: Path, target: AssetTarget) -> list[PlannedUpload]:
     """Every file the manifest names, checked against it, then the manifest itself (last); reason is provisional."""
     manifest = load_manifest(build_dir)
-    manifest_path = build_dir / MANIFEST_NAME
+    manifest_path = build_dir / MANIFEST_FILE
     assets = build_dir / ASSETS_DIR
     files: dict[str, PlannedUpload] = {}
     problems: list[str] = []
@@ -296,8 +256,8 @@ def local_files(build_dir: Path, target: AssetTarget) -> list[PlannedUpload]:
             problems.append(f"{file}: its size/sha256 do not match the manifest's (changed after the build?)")
             continue
         files[key] = PlannedUpload(key=key, path=file, size=size, sha256=sha256, md5=md5,
-                                   content_type=content_type_for(entry.path, entry.content_type),
-                                   cache_control=IMMUTABLE_CACHE_CONTROL, reason="new")  # fmt: skip
+                                   content_type=entry.content_type, cache_control=IMMUTABLE_CACHE,
+                                   reason="new")  # fmt: skip
     if problems:
         shown = "; ".join(problems[:_MAX_PROBLEMS_SHOWN])
         more = f" (and {len(problems) - _MAX_PROBLEMS_SHOWN} more)" if len(problems) > _MAX_PROBLEMS_SHOWN else ""
@@ -306,7 +266,7 @@ def local_files(build_dir: Path, target: AssetTarget) -> list[PlannedUpload]:
         )
     size, sha256, md5 = _digests(manifest_path)
     manifest_item = PlannedUpload(key=target.manifest_key, path=manifest_path, size=size, sha256=sha256, md5=md5,
-                                  content_type=content_type_for(MANIFEST_NAME), cache_control=MANIFEST_CACHE_CONTROL,
+                                  content_type=content_type(MANIFEST_FILE), cache_control=MANIFEST_CACHE_CONTROL,
                                   reason="new")  # fmt: skip
     return [*files.values(), manifest_item]
 
@@ -444,18 +404,20 @@ class _Journal:
             self._file = path.open("a", encoding="utf-8")
 
     def record(self, item: PlannedUpload) -> None:
-        if self._file is None:
-            return
         record = {"target": self._where, "key": item.key, "sha256": item.sha256, "at": time.time()}
         line = json.dumps(record, separators=(",", ":"))
         with self._lock:
+            if self._file is None:  # none asked for, or closed: an upload still in flight after an interruption
+                return
             self._file.write(line + "\n")
             self._file.flush()
             os.fsync(self._file.fileno())
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 # --- uploading ----------------------------------------------------------------------------------------------------
@@ -508,7 +470,11 @@ def _upload_all(
     items: Iterable[PlannedUpload], client: S3Client, target: AssetTarget, progress: _Progress, journal: _Journal,
     workers: int,
 ) -> tuple[list[str], tuple[PlannedUpload, BaseException] | None]:  # fmt: skip
-    """Upload in a small pool; after the first failure nothing new starts, and what is in flight may finish."""
+    """Upload in a small pool; after the first failure nothing new starts, and what is in flight may finish.
+
+    An interruption (Ctrl-C, or any exception here) cancels what has not started and is raised at once: the
+    pool's own exit would wait for every queued upload. The few in flight finish in their threads.
+    """
     stop = threading.Event()
 
     def work(item: PlannedUpload) -> bool:
@@ -523,7 +489,8 @@ def _upload_all(
 
     uploaded: list[str] = []
     failure: tuple[PlannedUpload, BaseException] | None = None
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asset-sync") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asset-sync")
+    try:
         futures: dict[Future[bool], PlannedUpload] = {pool.submit(work, item): item for item in items}
         for future in as_completed(futures):
             item = futures[future]
@@ -532,6 +499,11 @@ def _upload_all(
                 failure = failure or (item, error)
             elif future.result():
                 uploaded.append(item.key)
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return uploaded, failure
 
 

@@ -6,22 +6,28 @@ What it writes into `--out` (default `dist/` in the project):
                                        "sha256": …, "size": …, "content_type": …}}}, keys sorted
     assets/<dir>/<stem>.<hash12>.<ext> each static file (the package's under the project's), named by its content;
                                        stylesheets' relative url(…)/@import point at the fingerprinted names
-    image/Dockerfile                  one image for the edge and the origin (ENTRYPOINT wrangler-py)
+    image/Dockerfile                  one image for the edge and the origin (ENTRYPOINT wrangler-py), labelled with
+                                      the sha256 of this build's asset-manifest.json (`deploy` checks the image by it)
     image/requirements.lock           the runtime's dependencies at the versions installed here
     image/edgeshop/                   the edgeshop runtime's source (six packages, pyproject.toml, README.md)
-    image/project/                    the project as /app: wrangler.toml, content, templates, static, edge handler
-                                      modules, and this build's manifest and assets at `storefront.asset_manifest`
+    image/project/                    the project as [deploy.kubernetes] project_dir (/app): wrangler.toml, content,
+                                      templates, static, edge handler modules, and this build's manifest and assets
+                                      at `storefront.asset_manifest`
 
 The same inputs give the same bytes: walks are sorted, nothing carries a timestamp, every file and folder gets
 the mtime SOURCE_DATE_EPOCH (else 0) and mode 0644/0755. The output is built in a folder beside `out` and
 swapped in at the end, so a failed build leaves the previous output as it was.
+
+A symbolic link is followed only to a target inside the folder being copied, and never to the project's `.env`,
+`.wrangler/` or data_dir: `ln -s ../.env static/site.txt` must not publish the shop's secrets. A link that cannot
+be followed (dangling, a loop) fails the build, naming the link.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
-import mimetypes
 import os
 import posixpath
 import re
@@ -39,26 +45,30 @@ from typing import Any
 from jinja2 import Environment, TemplateSyntaxError, nodes
 
 from storefront import (
+    ASSETS_DIR,
     IMMUTABLE_CACHE,
+    MANIFEST_FILE,
     AssetEntry,
     AssetError,
     AssetManifest,
     ThemeSources,
     content_hash,
+    content_type,
     css_references,
     logical_name,
     rewrite_css,
     theme_sources,
 )
-from wrangler_py.config import LoadedConfig, load_config
+from wrangler_py.config import LoadedConfig
+from wrangler_py.deploy_settings import DeploySettings
+from wrangler_py.secrets import DOTENV_FILE, SECRETS_DIR, config_without_secrets
 
-MANIFEST_FILE = "asset-manifest.json"
-ASSETS_DIR = "assets"
 IMAGE_DIR = "image"
 DEFAULT_OUT = "dist"
 BASE_IMAGE = "python:3.11-slim-bookworm"
-APP_DIR = "/app"  # the project folder in the image; DeploySettings.project_dir says the same to the manifests
-RUN_AS_USER = 10001  # DeploySettings.run_as_user
+# The image's label that names the assets it was built with: `deploy` compares it with what it uploads.
+ASSET_MANIFEST_LABEL = "edgeshop.asset-manifest-sha256"
+LOCAL_STATE_DIR = SECRETS_DIR.parent  # .wrangler: the environments' secrets, deploy's state; never copied
 RUNTIME_DISTRIBUTION = "edgeshop"
 RUNTIME_PACKAGES = ("cdn", "connectors", "edge", "origin", "storefront", "wrangler_py")
 HASH_CHARS = 12
@@ -68,34 +78,6 @@ FILE_MODE, DIR_MODE = 0o644, 0o755
 _NEVER = ("__pycache__", "*.pyc", "*.pyo", "*~")
 _SECRETS = ("*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "id_rsa*", "id_ecdsa*", "id_ed25519*",
             "secret_key", "*.secret", "credentials*", "*.kubeconfig", "kubeconfig")  # fmt: skip
-# Web types spelled out: mimetypes' answers depend on the host's /etc/mime.types and the Python version.
-_CONTENT_TYPES = {
-    "css": "text/css; charset=utf-8",
-    "js": "text/javascript; charset=utf-8",
-    "mjs": "text/javascript; charset=utf-8",
-    "map": "application/json; charset=utf-8",
-    "json": "application/json; charset=utf-8",
-    "webmanifest": "application/manifest+json; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-    "txt": "text/plain; charset=utf-8",
-    "xml": "application/xml; charset=utf-8",
-    "svg": "image/svg+xml",
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "avif": "image/avif",
-    "ico": "image/vnd.microsoft.icon",
-    "woff": "font/woff",
-    "woff2": "font/woff2",
-    "ttf": "font/ttf",
-    "otf": "font/otf",
-    "pdf": "application/pdf",
-    "mp4": "video/mp4",
-    "webm": "video/webm",
-}
-_BUILTIN_TYPES = mimetypes.MimeTypes()  # Python's own table only, never the host's files
 
 
 class BuildError(Exception):
@@ -112,6 +94,11 @@ class BuildResult:
     files: int
     total_bytes: int
     warnings: tuple[str, ...] = ()
+
+    @property
+    def manifest_sha256(self) -> str:
+        """What the image's `edgeshop.asset-manifest-sha256` label says: the sha256 of asset-manifest.json."""
+        return hashlib.sha256(self.manifest_path.read_bytes()).hexdigest()
 
 
 @dataclass(slots=True)
@@ -137,20 +124,51 @@ def _skipped(name: str) -> bool:
     return name.startswith(".") or any(fnmatch(name, pattern) for pattern in (*_NEVER, *_SECRETS))
 
 
-def _walk(folder: Path, skip: frozenset[Path] = frozenset()) -> Iterator[tuple[str, Path]]:
-    """Files under `folder` as (relative POSIX name, path), sorted, without the never-copied ones or `skip`."""
+def _walk(
+    folder: Path, skip: frozenset[Path] = frozenset(), *, _root: Path | None = None, _seen: tuple[Path, ...] = ()
+) -> Iterator[tuple[str, Path]]:
+    """Files under `folder` as (relative POSIX name, path), sorted, without the never-copied ones or `skip`.
+
+    A symbolic link counts only when its target lies inside `folder` and outside `skip` (resolved paths); any
+    other link, and one that cannot be followed, is a BuildError naming it.
+    """
     try:
+        root = _root or folder.resolve(strict=True)
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-    except OSError as exc:
-        raise BuildError(f"{folder}: cannot read this folder ({exc.strerror}); fix its permissions") from exc
+    except (OSError, RuntimeError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise BuildError(f"{folder}: cannot read this folder ({why}); fix its permissions") from exc
+    seen = (*_seen, folder.resolve())
     for entry in entries:
         path = Path(entry.path)
-        if _skipped(entry.name) or path.resolve() in skip:
+        if _skipped(entry.name):
             continue
-        if entry.is_dir():  # follows a symlinked folder; a loop fails on the path length, not forever
-            yield from ((f"{entry.name}/{name}", file) for name, file in _walk(path, skip))
-        elif entry.is_file():
+        try:
+            resolved = path.resolve(strict=True)
+            is_dir, is_file = entry.is_dir(), entry.is_file()
+        except (OSError, RuntimeError) as exc:  # a dangling link, a loop of links (RuntimeError before 3.13)
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise BuildError(f"{path}: a symbolic link that cannot be followed ({why}); fix it or remove it") from exc
+        if entry.is_symlink():
+            _check_link(path, resolved, root, skip)
+        if any(resolved == other or resolved.is_relative_to(other) for other in skip):
+            continue
+        if is_dir:
+            if resolved in seen:
+                raise BuildError(f"{path}: a symbolic link back to {resolved}, a loop; remove it")
+            yield from ((f"{entry.name}/{name}", file) for name, file in _walk(path, skip, _root=root, _seen=seen))
+        elif is_file:
             yield entry.name, path
+
+
+def _check_link(path: Path, target: Path, root: Path, skip: frozenset[Path]) -> None:
+    if not target.is_relative_to(root):
+        raise BuildError(f"{path}: a symbolic link to {target}, outside {root}: a build publishes or ships what "
+                         "it copies, so it follows links only within the folder; copy the file in or remove the "
+                         "link")  # fmt: skip
+    if any(target == other or target.is_relative_to(other) for other in skip):
+        raise BuildError(f"{path}: a symbolic link to {target}, which is never published nor shipped (local state, "
+                         "secrets or the build output); remove the link")  # fmt: skip
 
 
 def skipped_secrets(folder: Path) -> list[Path]:
@@ -168,14 +186,6 @@ def collect_static(folders: Sequence[Path], skip: frozenset[Path] = frozenset())
             raise BuildError(f"{folder}: the static folder is not a readable folder; fix storefront.static_dir")
         found.update(_walk(folder, skip))
     return dict(sorted(found.items()))
-
-
-def content_type(name: str) -> str:
-    extension = name.rpartition(".")[2].lower() if "." in posixpath.basename(name) else ""
-    if extension in _CONTENT_TYPES:
-        return _CONTENT_TYPES[extension]
-    guessed, _ = _BUILTIN_TYPES.guess_type("x." + extension) if extension else (None, None)
-    return guessed or "application/octet-stream"
 
 
 def fingerprinted_name(name: str, digest: str) -> str:
@@ -345,14 +355,18 @@ def runtime_source() -> tuple[Path, dict[str, Path]]:
 # The image ------------------------------------------------------------------------------------------------------
 
 
-def dockerfile(loaded: LoadedConfig) -> str:
+def dockerfile(loaded: LoadedConfig, settings: DeploySettings | None = None, *, asset_manifest_sha256: str) -> str:
+    """The image's Dockerfile: the project at `settings.project_dir`, run as `settings.run_as_user` (default: the
+    environment's `[deploy.kubernetes]`, which the manifests read too), labelled with the assets it holds."""
     cfg = loaded.config
-    data_dir = posixpath.normpath(posixpath.join(APP_DIR, cfg.origin.data_dir))
+    settings = settings or cfg.deploy.kubernetes
+    app_dir, user = settings.in_image("."), settings.run_as_user
+    data_dir, config_file = settings.in_image(cfg.origin.data_dir), settings.in_image("wrangler.toml")
     return f"""\
 # syntax=docker/dockerfile:1
 # {cfg.name}: one edgeshop image for both deployables, written by `wrangler-py build` (edit the project, not this).
-# Kubernetes runs it as `wrangler-py --config {APP_DIR}/wrangler.toml origin ...` or `... edge --origin URL ...`,
-# as user {RUN_AS_USER} on a read-only root filesystem; /tmp and {data_dir} are writable mounts there.
+# Kubernetes runs it as `wrangler-py --config {config_file} origin ...` or `... edge --origin URL ...`,
+# as user {user} on a read-only root filesystem; /tmp and {data_dir} are writable mounts there.
 #
 #   docker build -t registry.example/{cfg.name}:TAG .
 #
@@ -370,20 +384,22 @@ COPY edgeshop/ /tmp/build/edgeshop/
 RUN /opt/edgeshop/bin/pip install --no-deps /tmp/build/edgeshop
 
 FROM ${{PYTHON_IMAGE}}
+# The assets this image serves and links: `wrangler-py deploy` refuses to roll it out with other ones.
+LABEL {ASSET_MANIFEST_LABEL}={asset_manifest_sha256}
 # Nothing may write next to the code (read-only root filesystem): no bytecode caches at run time.
 ENV PATH=/opt/edgeshop/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-RUN groupadd --gid {RUN_AS_USER} edgeshop \\
- && useradd --uid {RUN_AS_USER} --gid {RUN_AS_USER} --no-create-home --home-dir /nonexistent \\
+RUN groupadd --gid {user} edgeshop \\
+ && useradd --uid {user} --gid {user} --no-create-home --home-dir /nonexistent \\
     --shell /usr/sbin/nologin edgeshop
 COPY --from=install /opt/edgeshop /opt/edgeshop
-COPY project/ {APP_DIR}/
+COPY project/ {app_dir}/
 # A mount in Kubernetes (emptyDir); owned by the user so that a plain `docker run` can write it as well.
-RUN mkdir -p {data_dir} && chown {RUN_AS_USER}:{RUN_AS_USER} {data_dir}
-WORKDIR {APP_DIR}
-USER {RUN_AS_USER}:{RUN_AS_USER}
+RUN mkdir -p {data_dir} && chown {user}:{user} {data_dir}
+WORKDIR {app_dir}
+USER {user}:{user}
 EXPOSE {cfg.origin.port} {cfg.edge.port}
 ENTRYPOINT ["wrangler-py"]
-CMD ["--config", "{APP_DIR}/wrangler.toml", "origin", "--host", "0.0.0.0"]
+CMD ["--config", "{config_file}", "origin", "--host", "0.0.0.0"]
 """
 
 
@@ -396,8 +412,19 @@ def _inside(path: str, key: str) -> str:
     return normal
 
 
-def _project_files(loaded: LoadedConfig, sources: ThemeSources, out: Path, tree: _Tree, warnings: list[str]) -> None:
-    """The project as the image's /app: what the deployables read at run time, and nothing local or secret."""
+def never_copied(loaded: LoadedConfig, out: Path) -> frozenset[Path]:
+    """What no walk of the build may copy, resolved: the output itself, local state and secrets, the data_dir."""
+    project = loaded.project_dir.resolve()
+    never = {out.resolve(), project / DOTENV_FILE, project / LOCAL_STATE_DIR}
+    if loaded.data_dir != project and loaded.data_dir.is_relative_to(project):  # data_dir = "." leaves nothing out
+        never.add(loaded.data_dir)
+    return frozenset(never)
+
+
+def _project_files(
+    loaded: LoadedConfig, sources: ThemeSources, never: frozenset[Path], tree: _Tree, warnings: list[str]
+) -> None:
+    """The project as the image's project_dir: what the deployables read at run time, and nothing local or secret."""
     project = loaded.project_dir.resolve()
     cfg = loaded.config
     tree.add("image/project/wrangler.toml", loaded.path)
@@ -412,11 +439,11 @@ def _project_files(loaded: LoadedConfig, sources: ThemeSources, out: Path, tree:
         if not folder.is_relative_to(project):
             warnings.append(f"{folder} is outside the project folder: the image will not hold it; move it inside")
         elif not any(folder != other and folder.is_relative_to(other) for other in chosen):  # else copied whole
-            tree.add_folder(
-                f"image/project/{folder.relative_to(project).as_posix()}", folder, frozenset({out, loaded.data_dir})
-            )
+            tree.add_folder(f"image/project/{folder.relative_to(project).as_posix()}", folder, never)
     for module in sorted(project.glob("*.py")):
         if not _skipped(module.name):
+            if module.is_symlink():
+                _check_link(module, module.resolve(), project, never)
             tree.add(f"image/project/{module.name}", module)
 
 
@@ -496,7 +523,8 @@ def build(loaded: LoadedConfig, out: Path, *, mtime: int = 0) -> BuildResult:
     for folder in sources.static[:-1]:
         warnings += [f"{path}: looks like a secret, left out of the assets" for path in skipped_secrets(folder)]
 
-    manifest, built, css_warnings = fingerprint(collect_static(sources.static, frozenset({out})))
+    never = never_copied(loaded, out)
+    manifest, built, css_warnings = fingerprint(collect_static(sources.static, never))
     warnings += css_warnings
     for template, names in linked_assets(sources.templates).items():
         missing = sorted(names - manifest.assets.keys())
@@ -513,8 +541,9 @@ def build(loaded: LoadedConfig, out: Path, *, mtime: int = 0) -> BuildResult:
     for fingerprinted, data in sorted(built.items()):
         tree.add(f"{ASSETS_DIR}/{fingerprinted}", data)
         tree.add(f"{IMAGE_DIR}/project/{image_assets}/{fingerprinted}", data)
-    _project_files(loaded, sources, out, tree, warnings)
-    tree.add(f"{IMAGE_DIR}/Dockerfile", dockerfile(loaded).encode())
+    _project_files(loaded, sources, never, tree, warnings)
+    label = hashlib.sha256(manifest_bytes).hexdigest()
+    tree.add(f"{IMAGE_DIR}/Dockerfile", dockerfile(loaded, asset_manifest_sha256=label).encode())
     tree.add(f"{IMAGE_DIR}/requirements.lock", ("\n".join(runtime_lock()) + "\n").encode())
     _, runtime = runtime_source()
     for name, source in runtime.items():
@@ -560,7 +589,8 @@ def _size(count: int) -> str:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    loaded = load_config(Path(args.config), env=getattr(args, "env", None))
+    # Nothing built needs a secret's value: an environment's secrets stay in its Secret, never on this laptop.
+    loaded = config_without_secrets(Path(args.config), getattr(args, "env", None))
     try:
         # The reproducible-builds convention, read here at the command's edge like argv: build() takes a number.
         epoch = _source_date_epoch(os.environ.get("SOURCE_DATE_EPOCH"))
@@ -575,6 +605,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"  {len(result.manifest.assets)} assets, served with Cache-Control: {IMMUTABLE_CACHE}")
     print(f"  manifest:   {result.manifest_path}")
     print(f"  Dockerfile: {result.dockerfile}")
+    print(f"  label:      {ASSET_MANIFEST_LABEL}={result.manifest_sha256} (deploy checks the image carries it)")
     if manifest_setting != result.manifest_path:
         print(f"  note: the storefront reads {manifest_setting} (storefront.asset_manifest), not this build's manifest")
     print(f"image: docker build -t registry.example/{loaded.config.name}:TAG {result.image_dir}")
@@ -599,6 +630,7 @@ def add_build_parser(sub: Any, parents: Sequence[argparse.ArgumentParser]) -> No
 
 __all__ = [
     "ASSETS_DIR",
+    "ASSET_MANIFEST_LABEL",
     "BASE_IMAGE",
     "DEFAULT_OUT",
     "IMAGE_DIR",
@@ -614,6 +646,7 @@ __all__ = [
     "fingerprint",
     "fingerprinted_name",
     "linked_assets",
+    "never_copied",
     "runtime_lock",
     "runtime_source",
 ]

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from wrangler_py.build import add_build_parser
 from wrangler_py.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, environments, load_config
 from wrangler_py.deploy import add_deploy_parser
-from wrangler_py.secrets import add_secret_parser
+from wrangler_py.secrets import add_secret_parser, load_with_secret_file
 from wrangler_py.status import add_status_parser
 from wrangler_py.tail import LOGS_FOLDER, add_tail_parser
 
@@ -44,7 +44,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
     for env in names:
         try:
-            loaded = load_config(Path(args.config), env=env)
+            # An environment's secrets: exported, else from its Secret file (`secret put --env`), as deploy reads.
+            loaded = load_with_secret_file(source, env) if env else load_config(source)
         except ConfigError as exc:
             failed += 1
             where = f" (environment {env})" if env else ""

@@ -6,15 +6,39 @@ store's own secrets from the Kubernetes Secret that `wrangler-py secret put --en
 
 from __future__ import annotations
 
+import posixpath
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wrangler_py.asset_sync import AssetTarget
 
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
-_DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+# Kubernetes names, the one set of patterns wrangler-py checks them with (the lengths are in the patterns).
+DNS_LABEL = r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?"  # RFC 1035: namespaces, Services
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"  # RFC 1123, 253 at most: Secrets
+LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
+
+
+def is_dns_label(value: str) -> bool:
+    return re.fullmatch(DNS_LABEL, value) is not None
+
+
+def is_dns_subdomain(value: str) -> bool:
+    return len(value) <= 253 and re.fullmatch(DNS_SUBDOMAIN, value) is not None
+
+
+def is_label_value(value: str) -> bool:
+    return re.fullmatch(LABEL_VALUE, value) is not None
+
+
+def _project_path(value: str, key: str) -> str:
+    """A folder the deploy writes into: relative to the project and inside it."""
+    parts = value.replace("\\", "/").split("/")
+    if not value or value.startswith("/") or ":" in parts[0] or ".." in parts or value.strip("/.") == "":
+        raise ValueError(f"{key} = {value!r} must be a folder inside the project, relative to it (e.g. 'deploy')")
+    return value
 
 
 class Resources(BaseModel):
@@ -51,15 +75,33 @@ class DeploySettings(BaseModel):
     )
     edge_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
     project_dir: str = Field(
-        default="/app", pattern=r"^/", description="the project folder in the image; wrangler.toml is mounted there"
+        default="/app",
+        pattern=r"^/[A-Za-z0-9._/-]*$",
+        description="the project folder in the image (the build's Dockerfile copies it there); wrangler.toml is "
+        "mounted there",
     )
-    secret_name: str | None = Field(default=None, description="the Kubernetes Secret; none: <name>-secrets")
+    secret_name: str | None = Field(
+        default=None,
+        description="the Kubernetes Secret's name before deploy's content hash (<name>-<hash10>); none: <name>-secrets",
+    )
     run_as_user: int = Field(default=10001, ge=1)
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     # The edge answers every path by proxying it to an origin: it has no health endpoints of its own, and an HTTP
     # liveness probe would restart every edge when the origins fail. TCP probes until it has; then name them here.
     edge_liveness_path: str | None = Field(default="/_edge/healthz", pattern=r"^/")
     edge_readiness_path: str | None = Field(default="/_edge/readyz", pattern=r"^/")
+
+    @field_validator("secret_name")
+    @classmethod
+    def _secret_name(cls, value: str | None) -> str | None:
+        # Room for deploy's "-<hash10>": the whole name is a DNS subdomain of 253 characters at most.
+        if value is not None and not (len(value) <= 242 and is_dns_subdomain(value)):
+            raise ValueError(f"{value!r}: lowercase letters, digits, '-' and '.', 242 characters at most")
+        return value
+
+    def in_image(self, relative: str) -> str:
+        """A project-relative path as the image and the pods see it, under project_dir."""
+        return posixpath.normpath(posixpath.join(self.project_dir, relative))
 
     @model_validator(mode="after")
     def _consistent(self) -> DeploySettings:
@@ -84,7 +126,7 @@ class DeployConfig(BaseModel):
         default=None,
         description="the image built from `wrangler-py build`'s context and pushed, e.g. registry.example/shop:1.2.3",
     )
-    namespace: str = Field(default="default", pattern=_DNS_LABEL)
+    namespace: str = Field(default="default", pattern=f"^{DNS_LABEL}$")
     manifests_dir: str = Field(default="deploy", description="rendered manifests: <dir>/<env>/<region>.yaml")
     build_dir: str = Field(default="dist", description="where `wrangler-py build` writes; deploy builds into it")
     contexts: dict[str, str] = Field(
@@ -94,5 +136,20 @@ class DeployConfig(BaseModel):
     kubernetes: DeploySettings = DeploySettings()
     assets: AssetTarget | None = Field(default=None, description="the S3 bucket the CDN serves assets from")
 
+    @field_validator("manifests_dir", "build_dir")
+    @classmethod
+    def _inside_project(cls, value: str, info: Any) -> str:
+        return _project_path(value, f"deploy.{info.field_name}")
 
-__all__ = ["DeployConfig", "DeploySettings", "Resources"]
+
+__all__ = [
+    "DNS_LABEL",
+    "DNS_SUBDOMAIN",
+    "LABEL_VALUE",
+    "DeployConfig",
+    "DeploySettings",
+    "Resources",
+    "is_dns_label",
+    "is_dns_subdomain",
+    "is_label_value",
+]

@@ -7,10 +7,15 @@
 - for the origin and the edge each: a Deployment, a Service, a HorizontalPodAutoscaler (autoscaling/v2) and a
   PodDisruptionBudget (policy/v1).
 
-Secrets reach the pods as environment variables from one Kubernetes Secret (`<name>-secrets` by default, keys =
-the variable names), which the operator creates; the pod's `wrangler-py` resolves the ConfigMap's references
-from them exactly as on a laptop. The ConfigMap is checked to load back into the same config before it is
-returned, so what the pods run is what was rendered.
+Secrets reach the pods as environment variables from one Kubernetes Secret (keys = the variable names); the pod's
+`wrangler-py` resolves the ConfigMap's references from them exactly as on a laptop. The ConfigMap is checked to
+load back into the same config before it is returned, so what the pods run is what was rendered.
+
+The Secret is named after its content, as kustomize's secretGenerator names it: `secret_document` renders the
+values `wrangler-py secret put --env E` stored as `<name>-secrets-<hash10>` (immutable), and the pods reference
+that name, so a rotated value changes the pod template and rolls the pods; the previous Secret stays for a
+rollback. Without stored values the pods reference `<name>-secrets` (`kubernetes_secret_name`), which the operator
+creates. `namespace_document` is the namespace itself, applied first.
 
 Each region's documents go to their own file (`write_manifests`): apply each to that region's cluster (or to a
 namespace of its own: resource names do not carry the region).
@@ -18,10 +23,11 @@ namespace of its own: resource names do not carry the region).
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
+import json
 import math
-import posixpath
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +39,7 @@ import yaml
 from pydantic import SecretStr
 
 from wrangler_py.config import ENV_PREFIX, ConfigError, WranglerConfig, parse_config
-from wrangler_py.deploy_settings import DeploySettings, Resources
+from wrangler_py.deploy_settings import DeploySettings, Resources, is_dns_label, is_label_value
 
 Manifest = dict[str, Any]
 
@@ -46,8 +52,9 @@ CONFIG_HASH_ANNOTATION = "edgeshop/config-sha256"  # changes with the ConfigMap:
 EDGE_SHUTDOWN_GRACE_SECONDS = 20
 # Both deployables are Python: nothing is written outside these mounts (the root filesystem is read-only).
 _PYTHON_ENV = (("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONUNBUFFERED", "1"))
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # RFC 1035: Service names
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+SECRET_HASH_CHARS = 10  # as kustomize's secretGenerator: <name>-<hash10>
+# Namespaces a deploy never creates nor labels: they exist in every cluster.
+_SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -160,13 +167,16 @@ def _config_text(config: WranglerConfig, secret_refs: Mapping[str, str], overrid
 # The documents ---------------------------------------------------------------------------------------------------
 
 
-def _labels(config: WranglerConfig, region: str, environment: str | None, component: str | None) -> dict[str, str]:
+def _labels(
+    config: WranglerConfig, region: str | None, environment: str | None, component: str | None
+) -> dict[str, str]:
     labels = {
         "app.kubernetes.io/name": config.name,
         "app.kubernetes.io/part-of": "edgeshop",
         "app.kubernetes.io/managed-by": "wrangler-py",
-        REGION_LABEL: region,
     }
+    if region is not None:
+        labels[REGION_LABEL] = region
     if component:
         labels["app.kubernetes.io/component"] = component
     if environment:
@@ -238,7 +248,7 @@ def _workload(
     mounts = [
         {
             "name": "config",
-            "mountPath": posixpath.join(settings.project_dir, CONFIG_FILE),
+            "mountPath": settings.in_image(CONFIG_FILE),
             "subPath": CONFIG_FILE,
             "readOnly": True,
         },
@@ -253,8 +263,8 @@ def _workload(
         "image": image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["wrangler-py"],
-        "args": ["--config", posixpath.join(settings.project_dir, CONFIG_FILE), *component.args],
-        "workingDir": settings.project_dir,
+        "args": ["--config", settings.in_image(CONFIG_FILE), *component.args],
+        "workingDir": settings.in_image("."),
         "env": env,
         "ports": [{"name": "http", "containerPort": component.port, "protocol": "TCP"}],
         "resources": component.resources.manifest(),
@@ -351,14 +361,75 @@ def _workload(
 def _check_names(config: WranglerConfig, namespace: str, environment: str | None, image: str) -> None:
     for component in ("edge", "origin"):
         name = f"{config.name}-{component}"
-        if len(name) > 63 or not _DNS_LABEL.match(name):
+        if not is_dns_label(name):
             raise ManifestError(f"Service name {name!r} is not a DNS label (a letter first, 63 characters at most)")
-    if len(namespace) > 63 or not _DNS_LABEL.match(namespace):
+    if not is_dns_label(namespace):
         raise ManifestError(f"namespace {namespace!r} is not a DNS label")
-    if environment is not None and (len(environment) > 63 or not _LABEL_VALUE.match(environment)):
+    if environment is not None and not is_label_value(environment):
         raise ManifestError(f"environment {environment!r} is not a Kubernetes label value")
     if not image or any(c.isspace() for c in image):
         raise ManifestError(f"image {image!r}: name one image, e.g. registry.example/edgeshop:1.2.3")
+
+
+def kubernetes_secret_name(config: WranglerConfig, settings: DeploySettings | None = None) -> str:
+    """The Secret's name before its content hash: `[deploy.kubernetes] secret_name`, else `<name>-secrets`."""
+    settings = settings or config.deploy.kubernetes
+    return settings.secret_name or f"{config.name}-secrets"
+
+
+def _secret_data(values: Mapping[str, str]) -> dict[str, str]:
+    return {name: base64.b64encode(values[name].encode("utf-8")).decode("ascii") for name in sorted(values)}
+
+
+def versioned_secret_name(base: str, values: Mapping[str, str]) -> str:
+    """`<base>-<hash10>`: a hash of the Secret's content (type and data), so new values make a new Secret."""
+    canonical = json.dumps({"type": "Opaque", "data": _secret_data(values)}, sort_keys=True, separators=(",", ":"))
+    return f"{base}-{hashlib.sha256(canonical.encode()).hexdigest()[:SECRET_HASH_CHARS]}"
+
+
+def secret_document(
+    config: WranglerConfig,
+    values: Mapping[str, str],
+    *,
+    namespace: str,
+    environment: str | None = None,
+    settings: DeploySettings | None = None,
+) -> Manifest:
+    """The Secret the pods read, named after its content (`versioned_secret_name`), holding `values`.
+
+    Immutable: its name is its content, so it never changes once created (and the kubelet need not watch it).
+    Values are base64, never printed: write it to a private file, apply it, never log it.
+    """
+    if not is_dns_label(namespace):
+        raise ManifestError(f"namespace {namespace!r} is not a DNS label")
+    if environment is not None and not is_label_value(environment):
+        raise ManifestError(f"environment {environment!r} is not a Kubernetes label value")
+    labels = _labels(config, None, environment, None)  # one Secret for every region of the environment
+    name = versioned_secret_name(kubernetes_secret_name(config, settings), values)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _metadata(name, namespace, labels),
+        "type": "Opaque",
+        "immutable": True,
+        "data": _secret_data(values),
+    }
+
+
+def namespace_document(namespace: str) -> Manifest | None:
+    """The namespace the documents go into, to apply before them; None for one every cluster has (`default`).
+
+    Labelled only as managed by wrangler-py: several stores or environments may share it.
+    """
+    if not is_dns_label(namespace):
+        raise ManifestError(f"namespace {namespace!r} is not a DNS label")
+    if namespace in _SYSTEM_NAMESPACES:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {"app.kubernetes.io/managed-by": "wrangler-py"}},
+    }
 
 
 def region_names(config: WranglerConfig) -> list[str]:
@@ -375,23 +446,25 @@ def render_manifests(
     namespace: str = "default",
     environment: str | None = None,
     settings: DeploySettings | None = None,
+    secret_name: str | None = None,
 ) -> list[Manifest]:
     """The Kubernetes documents of `region` (None: every region, in the config's order), as plain dicts.
 
     `secret_refs` names where each secret of the config came from (key path -> variable name, as
     `secret_references` reads them from the file); every SecretStr of the config must have one. Values of
-    referenced fields never appear in the output: the pods read them from the Secret's keys of the same names.
+    referenced fields never appear in the output: the pods read them from the Secret's keys of the same names,
+    in the Secret `secret_name` (that of `secret_document`; default: `kubernetes_secret_name`).
     """
     settings = settings or DeploySettings()
     _check_names(config, namespace, environment, image)
     names = region_names(config)
     if region is not None and region not in names:
         raise ManifestError(f"no region {region!r} in this config; regions: {', '.join(names)}")
-    secret_name = settings.secret_name or f"{config.name}-secrets"
+    secret_name = secret_name or kubernetes_secret_name(config, settings)
     secret_env = sorted(set(secret_refs.values()))
     origin_url = f"http://{config.name}-origin.{namespace}.svc:{config.origin.port}"
     edge_host = f"{config.name}-edge.{namespace}.svc"
-    data_dir = posixpath.normpath(posixpath.join(settings.project_dir, config.origin.data_dir))
+    data_dir = settings.in_image(config.origin.data_dir)
     docs: list[Manifest] = []
     for name in [region] if region is not None else names:
         overrides: dict[str, Any] = {
@@ -539,14 +612,19 @@ def write_manifests(docs: Sequence[Manifest], folder: Path | str) -> list[Path]:
 
 __all__ = [
     "DEFAULT_REGION",
+    "SECRET_HASH_CHARS",
     "DeploySettings",
     "Manifest",
     "ManifestError",
     "Resources",
     "deploy_warnings",
     "dump_yaml",
+    "kubernetes_secret_name",
+    "namespace_document",
     "region_names",
     "render_manifests",
+    "secret_document",
     "secret_references",
+    "versioned_secret_name",
     "write_manifests",
 ]

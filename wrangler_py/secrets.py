@@ -5,8 +5,10 @@ Two stores, chosen by `--env`:
 - without it, the project's `.env` (dotenv `NAME=value` lines) for `wrangler-py dev`: `dotenv_values` and
   `environ_with_dotenv` let the config loader resolve `"env:NAME"` references from it, the real environment
   winning over the file;
-- with `--env E`, a Kubernetes Secret manifest `.wrangler/secrets/E.yaml` named as `render_manifests` names the
-  Secret its pods read (`<config.name>-secrets`), to be applied before the workloads.
+- with `--env E`, a Kubernetes Secret manifest `.wrangler/secrets/E.yaml` (`<config.name>-secrets`, in the
+  environment's `[deploy] namespace`). It is the source: `wrangler-py deploy --env E` renders its data into an
+  immutable Secret named after its content (`<config.name>-secrets-<hash10>`, `manifests.secret_document`), which
+  the pods reference, so a rotated value rolls the pods. `secret list` shows what the file itself says.
 
 Both files are written whole to a temporary file and renamed over the old one (a crash leaves the old file or the
 new one, never half of either), with mode 0600. A value is never printed, logged or put into an exception.
@@ -25,21 +27,29 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import getpass
 import os
 import re
 import sys
 import tempfile
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
 
-from wrangler_py.config import ConfigError, LoadedConfig, Problem, WranglerConfig, parse_config
-from wrangler_py.manifests import ENVIRONMENT_LABEL, dump_yaml, secret_references
+from wrangler_py.config import ConfigError, LoadedConfig, Problem, parse_config
+from wrangler_py.deploy_settings import is_dns_label, is_dns_subdomain, is_label_value
+from wrangler_py.manifests import (
+    ENVIRONMENT_LABEL,
+    dump_yaml,
+    kubernetes_secret_name,
+    secret_references,
+    versioned_secret_name,
+)
 
 DOTENV_FILE = ".env"
 SECRETS_DIR = Path(".wrangler") / "secrets"  # relative to the project folder: <env>.yaml per environment
@@ -49,9 +59,7 @@ DEFAULT_NAMESPACE = "default"
 PLACEHOLDER = "https://wrangler-py-placeholder.invalid/"
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # what `env:NAME` accepts and a Kubernetes Secret key allows
-_DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_ENV_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")  # a label value, and never a path
+_UNSET = re.compile(r"environment variable (?P<name>[A-Za-z_][A-Za-z0-9_]*) is not set")  # config.py's problem
 _BINDING = re.compile(r"[ \t]*(?P<export>export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*")
 _AFTER_QUOTE = re.compile(r"[ \t]*(#[^\n]*)?\r?(\n|$)")
 _UNQUOTED = re.compile(r"[A-Za-z0-9_./:@+,%=-]+")  # no shell, dotenv or YAML meaning in any reader
@@ -168,7 +176,7 @@ def encode_dotenv_value(value: str) -> str:
     return '"' + "".join(_ENCODE.get(char, char) for char in value) + '"'
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Replace `path` by `data` atomically, mode 0600 (mkstemp's), fsynced: a crash never leaves half a file."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -242,7 +250,7 @@ class DotenvStore:
 
     def _write(self, items: list[_Binding | str]) -> None:
         text = "".join(item if isinstance(item, str) else item.raw for item in items)
-        _write_private(self.path, text.encode("utf-8"))
+        write_private(self.path, text.encode("utf-8"))
 
     def put(self, name: str, value: str) -> None:
         check_name(name)
@@ -324,69 +332,132 @@ def config_without_secrets(path: Path | str, env: str | None = None) -> LoadedCo
     return LoadedConfig(config=parse_config(text, source, environ, env), path=source, env=env)
 
 
-def kubernetes_secret_name(config: WranglerConfig, override: str | None = None) -> str:
-    """The Secret the pods read, as `render_manifests` names it (`DeploySettings.secret_name` is the override)."""
-    return override or f"{config.name}-secrets"
+def load_with_secret_file(config_path: Path | str, env: str) -> LoadedConfig:
+    """The config of `env` as its pods load it, for `check --env`: references resolve from the shell, else from
+    the environment's Secret file, never asking for production values on a laptop. A reference neither sets is
+    a problem whose fix is `wrangler-py secret put NAME --env <env>`."""
+    from wrangler_py.config import load_config
+
+    source = Path(config_path).resolve()
+    try:
+        stored = secret_file_values(source.parent, env)
+    except SecretError as exc:
+        raise ConfigError(source, [Problem(f"env.{env}", str(exc), "fix the file, or rename the environment")]) from exc
+    try:
+        return load_config(source, {**stored, **_process_environ()}, env=env)
+    except ConfigError as exc:
+        problems = [
+            dataclasses.replace(problem, fix=f"wrangler-py secret put {unset['name']} --env {env} (or export it)")
+            if (unset := _UNSET.fullmatch(problem.message))
+            else problem
+            for problem in exc.problems
+        ]
+        raise ConfigError(exc.source, problems) from exc
 
 
 def secret_manifest_path(project_dir: Path | str, env: str) -> Path:
     """Where `secret put --env <env>` keeps that environment's Secret: for `deploy` to apply before the workloads."""
-    if not _ENV_NAME.fullmatch(env) or len(env) > 63:
+    if not env or not is_label_value(env):  # a label value: never empty, never a path
         raise SecretError(f"environment {env!r}: letters, digits, '-', '_' and '.' only (a Kubernetes label value)")
     return Path(project_dir) / SECRETS_DIR / f"{env}.yaml"
 
 
+def _secret_file(path: Path) -> dict[str, Any]:
+    """The Secret manifest at `path` ({} when there is none); SecretError for anything else, never quoting it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise SecretError(f"{path} is not valid YAML; fix it or move it away") from None  # no excerpts
+    if not isinstance(doc, dict) or doc.get("kind") != "Secret" or doc.get("apiVersion") != "v1":
+        raise SecretError(f"{path} is not a v1 Secret manifest; fix it or move it away")
+    for key in ("metadata", "data", "stringData"):
+        if not isinstance(doc.get(key) or {}, dict):
+            raise SecretError(f"{path}: {key} is not a mapping")
+    return doc
+
+
+def _decoded(doc: dict[str, Any], path: Path) -> dict[str, str]:
+    """Every value of the document, `stringData` over `data` as the API server merges them."""
+    values: dict[str, str] = {}
+    for name, encoded in (doc.get("data") or {}).items():
+        try:
+            values[str(name)] = base64.b64decode(str(encoded), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise SecretError(f"{path}: data.{name} is not base64 of UTF-8 text") from None
+    values.update({str(name): str(value) for name, value in (doc.get("stringData") or {}).items()})
+    return values
+
+
+def secret_file_values(project_dir: Path | str, env: str) -> dict[str, str]:
+    """The values `secret put --env <env>` stored (none without the file): for deploy's and check's own use,
+    never for printing."""
+    path = secret_manifest_path(project_dir, env)
+    return _decoded(_secret_file(path), path)
+
+
 class KubernetesSecretStore:
     """One environment's `Secret` manifest. Values are base64 in `data` (an encoding, not encryption: the file's
-    mode and .gitignore are what keep it private). Documents are rewritten with the current name and namespace."""
+    mode and .gitignore are what keep it private). Documents are rewritten with the current name and namespace.
+
+    `name` and `namespace` are what the pods use (the name before deploy's content hash); the file's own
+    metadata may say otherwise when the config changed since the last `put`: `file_metadata` tells.
+    """
 
     HEADER = (
         "# The {env} environment's secrets, written by `wrangler-py secret put|delete --env {env}`. Values are\n"
-        "# base64, an encoding, not encryption: never commit this file. `kubectl apply -f` it before the workloads.\n"
+        "# base64, an encoding, not encryption: never commit this file. `wrangler-py deploy --env {env}` applies\n"
+        "# its data as an immutable Secret named after its content (<name>-<hash>), which the pods reference.\n"
     )
 
-    def __init__(self, path: Path, *, name: str, namespace: str, env: str, app: str) -> None:
-        if len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
-            raise SecretError(f"namespace {namespace!r} is not a DNS label (a letter first, 63 characters at most)")
-        if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+    def __init__(
+        self, path: Path, *, name: str, namespace: str, env: str, app: str, deploy_namespace: str | None = None
+    ) -> None:
+        """`namespace` goes into the file; `deploy_namespace` (default: the same) is where deploy applies it."""
+        for given in {namespace, deploy_namespace or namespace}:
+            if not is_dns_label(given):
+                raise SecretError(f"namespace {given!r} is not a DNS label (a letter first, 63 characters at most)")
+        if not is_dns_subdomain(name):
             raise SecretError(f"Secret name {name!r} is not a DNS subdomain")
         self.path, self.name, self.namespace, self.env, self.app = path, name, namespace, env, app
+        self.deploy_namespace = deploy_namespace or namespace
 
     def describe(self) -> str:
         return f"{self.path} (Secret {self.name}, namespace {self.namespace})"
 
     def _document(self) -> dict[str, Any]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise SecretError(f"{self.path} is not valid YAML; fix it or move it away") from None  # no excerpts
-        if not isinstance(doc, dict) or doc.get("kind") != "Secret" or doc.get("apiVersion") != "v1":
-            raise SecretError(f"{self.path} is not a v1 Secret manifest; fix it or move it away")
-        for key in ("metadata", "data", "stringData"):
-            if not isinstance(doc.get(key) or {}, dict):
-                raise SecretError(f"{self.path}: {key} is not a mapping")
-        return doc
+        return _secret_file(self.path)
+
+    def file_metadata(self) -> tuple[str | None, str | None]:
+        """The name and namespace the file itself says (None for what it leaves out, or no file)."""
+        metadata = self._document().get("metadata") or {}
+        name, namespace = metadata.get("name"), metadata.get("namespace")
+        return (str(name) if name else None), (str(namespace) if namespace else None)
 
     def names(self) -> list[str]:
         doc = self._document()
         return sorted({*(doc.get("data") or {}), *(doc.get("stringData") or {})})
 
+    def values(self) -> dict[str, str]:
+        """Every stored value, for `deploy` to render the Secret from; never for printing."""
+        return _decoded(self._document(), self.path)
+
     def value(self, name: str) -> str | None:
         """One stored value, for `deploy`'s own calls (the CDN purge token); never for printing."""
-        doc = self._document()
-        if name in (doc.get("stringData") or {}):
-            return str(doc["stringData"][name])
-        encoded = (doc.get("data") or {}).get(name)
-        if encoded is None:
-            return None
-        try:
-            return base64.b64decode(str(encoded), validate=True).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            raise SecretError(f"{self.path}: data.{name} is not base64 of UTF-8 text") from None
+        return self.values().get(name)
+
+    def deployed_values(self, referenced: Iterable[str]) -> dict[str, str]:
+        """What `deploy` puts into the Secret: the stored values the config references (the pods read only
+        those), so storing or rotating an unreferenced one rolls nothing. Never for printing."""
+        wanted = set(referenced)
+        return {name: value for name, value in self.values().items() if name in wanted}
+
+    def deployed_name(self, referenced: Iterable[str]) -> str:
+        """The Secret `deploy` applies from this file's data: named after that content."""
+        return versioned_secret_name(self.name, self.deployed_values(referenced))
 
     def _write(self, doc: dict[str, Any]) -> None:
         metadata = doc["metadata"] = dict(doc.get("metadata") or {})
@@ -404,7 +475,7 @@ class KubernetesSecretStore:
         folder = self.path.parent
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder.chmod(0o700)  # also when it existed: the folder listing names every environment's file
-        _write_private(self.path, (self.HEADER.format(env=self.env) + dump_yaml([doc])).encode("utf-8"))
+        write_private(self.path, (self.HEADER.format(env=self.env) + dump_yaml([doc])).encode("utf-8"))
 
     def put(self, name: str, value: str) -> None:
         check_name(name)
@@ -444,9 +515,14 @@ def open_store(
         return DotenvStore(project_dir / DOTENV_FILE)
     path = secret_manifest_path(project_dir, env)
     config = config_without_secrets(config_path, env).config
-    name = kubernetes_secret_name(config, secret_name or config.deploy.kubernetes.secret_name)
+    name = secret_name or kubernetes_secret_name(config)
     return KubernetesSecretStore(
-        path, name=name, namespace=namespace or config.deploy.namespace, env=env, app=config.name
+        path,
+        name=name,
+        namespace=namespace or config.deploy.namespace,
+        env=env,
+        app=config.name,
+        deploy_namespace=config.deploy.namespace,
     )
 
 
@@ -490,8 +566,25 @@ def _put(args: argparse.Namespace, store: SecretStore, refs: Mapping[str, str]) 
     if isinstance(store, DotenvStore) and name in _process_environ():
         print(f"warning: {name} is also set in this shell's environment, which wins over {DOTENV_FILE}", file=err)
     if isinstance(store, KubernetesSecretStore):
-        print(f"  apply it before the workloads: kubectl apply -f {store.path}")
+        _deployed_as(store, refs, note=False)  # put has just written the metadata (a --namespace of its own is warned)
     return 0
+
+
+def _deployed_as(store: KubernetesSecretStore, refs: Mapping[str, str], *, note: bool = True) -> None:
+    """What deploy makes of the file, and where the file's own metadata says something else."""
+    print(
+        f"  `wrangler-py deploy --env {store.env} --apply` applies it as Secret {store.deployed_name(refs.values())} "
+        f"in namespace {store.deploy_namespace}, named after its content: the pods roll onto it"
+    )
+    name, namespace = store.file_metadata()
+    if note and (name, namespace) != (store.name, store.deploy_namespace):
+        print(
+            f"note: the file names Secret {name or '(none)'} in namespace {namespace or '(none)'}, but the pods read "
+            f"{store.name}-<hash> in namespace {store.deploy_namespace} ([deploy] namespace, "
+            "[deploy.kubernetes] secret_name): deploy uses only the file's data, with the pods' name and namespace; "
+            "the next `secret put` rewrites the file's metadata",
+            file=sys.stderr,
+        )
 
 
 def _list(args: argparse.Namespace, store: SecretStore, refs: Mapping[str, str]) -> int:
@@ -501,8 +594,15 @@ def _list(args: argparse.Namespace, store: SecretStore, refs: Mapping[str, str])
     by_name: dict[str, list[str]] = {}
     for path, name in sorted(refs.items()):
         by_name.setdefault(name, []).append(path)
-    exists = "" if store.path.exists() else ", not created yet"
-    print(f"secrets of {_where(args.env)} in {store.describe()}{exists}:")
+    if isinstance(store, KubernetesSecretStore):
+        # What the file itself says, which deploy's Secret may differ from (a namespace changed since).
+        file_name, file_namespace = store.file_metadata()
+        said = f" (the file names Secret {file_name}, namespace {file_namespace})"
+        said = said if store.path.exists() else ", not created yet"
+        print(f"secrets of {_where(args.env)} in {store.path}{said}:")
+    else:
+        exists = "" if store.path.exists() else ", not created yet"
+        print(f"secrets of {_where(args.env)} in {store.describe()}{exists}:")
     rows = [
         (
             name,
@@ -520,6 +620,8 @@ def _list(args: argparse.Namespace, store: SecretStore, refs: Mapping[str, str])
         print(f"  {name:<{width}}  {status:<8}  {paths}")
     if any(status == "exported" for _, status, _ in rows):
         print(f"exported: not in {DOTENV_FILE}, but set in this shell's environment (which wins over the file)")
+    if isinstance(store, KubernetesSecretStore) and store.path.exists():
+        _deployed_as(store, refs)
     missing = [name for name, status, _ in rows if status == "missing"]
     if missing:
         env = f" --env {args.env}" if args.env else ""
@@ -547,6 +649,9 @@ def cmd_secret(args: argparse.Namespace) -> int:
     try:
         store = open_store(Path(args.config), env, namespace=args.namespace)
         _, refs = _references(Path(args.config).resolve(), env)
+        if isinstance(store, KubernetesSecretStore) and store.namespace != store.deploy_namespace:
+            print(f"warning: --namespace {store.namespace} goes into the file only: deploy applies the Secret in "
+                  f"{store.deploy_namespace}, the environment's [deploy] namespace", file=sys.stderr)  # fmt: skip
         commands = {"put": _put, "list": _list, "delete": _delete}
         return commands[args.secret_command](args, store, refs)
     except (SecretError, ConfigError) as exc:
@@ -571,7 +676,10 @@ def add_secret_parser(
         description="Values come from stdin (asked without echo on a terminal) and are never printed.",
     )
     secret_sub = secret.add_subparsers(dest="secret_command", required=True)
-    namespace_help = f"the Kubernetes namespace of the Secret (--env only; default: {DEFAULT_NAMESPACE})"
+    namespace_help = (
+        "the namespace written into the Secret file (--env only; default: the environment's [deploy] namespace, "
+        "where deploy applies it in any case)"
+    )
     for command, help_text in (
         ("put", "store NAME's value, read from stdin"),
         ("list", "names of the stored and referenced secrets, never values"),
@@ -601,7 +709,10 @@ __all__ = [
     "encode_dotenv_value",
     "environ_with_dotenv",
     "kubernetes_secret_name",
+    "load_with_secret_file",
     "open_store",
     "read_value",
+    "secret_file_values",
     "secret_manifest_path",
+    "write_private",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 
 import boto3
@@ -12,6 +11,7 @@ import respx
 from botocore.stub import ANY, Stubber
 
 from cdn.external import CdnPurgeError, CloudflarePurger, CloudFrontPurger, FastlyPurger
+from tests.cdn.fakes import cloudfront_invalidation as cloudfront_response
 
 pytestmark = pytest.mark.anyio
 
@@ -60,19 +60,6 @@ async def test_cloudflare_refusal_is_an_error() -> None:
         )
         with pytest.raises(CdnPurgeError, match="cloudflare"):
             await CloudflarePurger(client, zone_id="ZONE", token="t").purge(tags=["x"])
-
-
-def cloudfront_response(paths: list[str]) -> dict[str, object]:
-    # the shape of vendor-contracts/aws/cloudfront.create_invalidation.response.json
-    return {
-        "Location": "https://cloudfront.amazonaws.com/2020-05-31/distribution/E2QWRUHEXAMPLE/invalidation/I2J0",
-        "Invalidation": {
-            "Id": "I2J0I21PCUYOIK",
-            "Status": "InProgress",
-            "CreateTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
-            "InvalidationBatch": {"Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": "x"},
-        },
-    }
 
 
 async def test_cloudfront_invalidates_paths_and_everything_for_tags() -> None:

@@ -55,11 +55,11 @@ def app(store: Store) -> Starlette:
 
 
 @pytest.fixture
-def new_client(app: Starlette) -> Iterator[ClientFactory]:
-    """A fresh browser per call: its own cookie jar, so each client is a different shopper."""
+def client_for() -> Iterator[Callable[..., TestClient]]:
+    """`client_for(app, **headers)`: a started TestClient of any app (lifespan run), closed after the test."""
     clients: list[TestClient] = []
 
-    def make(**headers: str) -> TestClient:
+    def make(app: Starlette, **headers: str) -> TestClient:
         client = TestClient(app, follow_redirects=False, headers=headers)
         client.__enter__()
         clients.append(client)
@@ -68,6 +68,12 @@ def new_client(app: Starlette) -> Iterator[ClientFactory]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def new_client(app: Starlette, client_for: Callable[..., TestClient]) -> ClientFactory:
+    """A fresh browser per call: its own cookie jar, so each client is a different shopper."""
+    return partial(client_for, app)
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from storefront import (
     AssetManifest,
     StorefrontSettings,
     UnknownAsset,
+    content_type,
     css_references,
     load_theme,
     rewrite_css,
@@ -56,9 +58,8 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_app(store: Store, project: Path) -> Iterator[AppFactory]:
+def make_app(store: Store, project: Path, client_for: Callable[..., TestClient]) -> AppFactory:
     """A storefront app over `project` with the given settings: one theme for its routes and its 404s."""
-    clients: list[TestClient] = []
 
     def make(**settings: object) -> TestClient:
         config = StorefrontSettings.model_validate(settings)
@@ -67,14 +68,9 @@ def make_app(store: Store, project: Path) -> Iterator[AppFactory]:
             routes=storefront_routes(store, config, theme=theme),
             exception_handlers=storefront_exception_handlers(store, config, theme=theme),
         )
-        client = TestClient(app, follow_redirects=False)
-        client.__enter__()
-        clients.append(client)
-        return client
+        return client_for(app)
 
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    return make
 
 
 def build_by_hand(project: Path, files: dict[str, bytes], folder: str = "dist") -> AssetManifest:
@@ -143,6 +139,31 @@ def test_a_project_static_file_replaces_or_adds_and_links_by_its_own_hash(make_a
     assert client.get("/static/img/extra.svg").status_code == 200
     assert client.get("/static/js/store.js").content == (STATIC_DIR / "js/store.js").read_bytes()  # not overridden
     assert client.get("/static/../settings.py").status_code == 404
+
+
+def test_validators_come_from_the_content_not_the_mtime(make_app: AppFactory, project: Path) -> None:
+    """Every file of an image has one mtime (reproducible builds): a same-size edit must still change the ETag,
+    or a revalidation answers 304 and keeps the old file; and no Last-Modified of 1970 to compare dates with."""
+    path = write(project / "static/css/note.css", "a{color:red}")
+    os.utime(path, (0, 0))
+    first_pod = make_app()
+    old = first_pod.get("/static/css/note.css")
+    assert old.status_code == 200 and old.headers["etag"] and "last-modified" not in old.headers
+    path.write_text("a{color:tan}", encoding="utf-8")  # the same size, the same mtime
+    os.utime(path, (0, 0))
+    for pod in (make_app(), first_pod):  # a pod of the new image, and a process that saw the old content
+        again = pod.get("/static/css/note.css", headers={"if-none-match": old.headers["etag"]})
+        assert again.status_code == 200 and again.text == "a{color:tan}"
+        assert again.headers["etag"] != old.headers["etag"]
+        dated = pod.get("/static/css/note.css", headers={"if-modified-since": "Thu, 01 Jan 2026 00:00:00 GMT"})
+        assert dated.status_code == 200
+        assert pod.get("/static/css/note.css", headers={"if-none-match": again.headers["etag"]}).status_code == 304
+
+
+def test_static_files_are_served_with_the_manifest_s_content_types(make_app: AppFactory) -> None:
+    client = make_app()
+    for name in ("img/logo.svg", "css/store.css", "js/store.js"):
+        assert client.get(f"/static/{name}").headers["content-type"] == content_type(name)
 
 
 def test_folders_in_other_places_are_named_in_the_settings(make_app: AppFactory, project: Path) -> None:

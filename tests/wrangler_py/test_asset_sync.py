@@ -1,4 +1,4 @@
-"""Asset upload against a real S3-compatible server on loopback (moto's standalone server, in a thread)."""
+"""Asset upload against a real S3-compatible server on loopback (moto's standalone server, in a thread: conftest)."""
 
 from __future__ import annotations
 
@@ -13,23 +13,26 @@ from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
-from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
+from storefront import IMMUTABLE_CACHE, AssetEntry, AssetManifest, content_type
+from wrangler_py import asset_sync
 from wrangler_py.asset_sync import (
-    IMMUTABLE_CACHE_CONTROL,
     MANIFEST_CACHE_CONTROL,
     AssetSyncError,
     AssetTarget,
     ProgressBar,
     SyncInterrupted,
-    content_type_for,
+    SyncPlan,
     human_bytes,
+    local_files,
     plan_sync,
     read_journal,
     run_sync,
     s3_client,
 )
+
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 CSS = b"body{color:#222}\n.cart{display:flex}\n"
 JS = b"document.querySelector('.cart').hidden=false;\n"
@@ -38,28 +41,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 FONT = b"wOF2" + bytes(40)
 
 _buckets = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials only: never a developer's profile, never the instance metadata service."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.fixture
@@ -75,25 +56,23 @@ def fingerprinted(name: str, body: bytes) -> str:
     return f"{stem}.{hashlib.sha256(body).hexdigest()[:12]}{dot}{suffix}"
 
 
-def write_build(folder: Path, files: dict[str, bytes], *, types: dict[str, str] | None = None) -> Path:
+def write_build(folder: Path, files: dict[str, bytes]) -> Path:
     """A build folder as `wrangler-py build` writes it: assets/<fingerprinted> and asset-manifest.json."""
-    assets: dict[str, Any] = {}
+    assets: dict[str, AssetEntry] = {}
     for name, body in files.items():
         path = fingerprinted(name, body)
         (folder / "assets" / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / "assets" / path).write_bytes(body)
-        entry: dict[str, Any] = {"path": path, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
-        if types and name in types:
-            entry["content_type"] = types[name]
-        assets[name] = entry
-    (folder / "asset-manifest.json").write_text(json.dumps({"version": 1, "assets": assets}), encoding="utf-8")
+        assets[name] = AssetEntry(path=path, sha256=hashlib.sha256(body).hexdigest(), size=len(body),
+                                  content_type=content_type(name))  # fmt: skip
+    (folder / "asset-manifest.json").write_bytes(AssetManifest(assets=assets).to_json())
     return folder
 
 
 @pytest.fixture
 def build(tmp_path: Path) -> Path:
     files = {"css/store.css": CSS, "js/cart.js": JS, "img/logo.svg": SVG, "img/hero.png": PNG, "fonts/ui.woff2": FONT}
-    return write_build(tmp_path / "out", files, types={"css/store.css": "text/css; charset=utf-8"})
+    return write_build(tmp_path / "out", files)
 
 
 class Calls:
@@ -133,12 +112,13 @@ def test_first_sync_uploads_everything_with_its_headers_and_the_manifest_last(
     assert puts.keys[-1] == "assets/asset-manifest.json"  # nothing can name an object that is not there yet
     assert seen[-1][0] == seen[-1][1] == plan.upload_bytes
     assert not journal.exists()  # complete: the next run starts from the bucket
+    # The types the manifest records and the origin serves (one table, storefront.content_type).
     expected = {
-        "css/store": ("text/css; charset=utf-8", IMMUTABLE_CACHE_CONTROL),
-        "js/cart": ("text/javascript; charset=utf-8", IMMUTABLE_CACHE_CONTROL),
-        "img/logo": ("image/svg+xml; charset=utf-8", IMMUTABLE_CACHE_CONTROL),
-        "img/hero": ("image/png", IMMUTABLE_CACHE_CONTROL),
-        "fonts/ui": ("font/woff2", IMMUTABLE_CACHE_CONTROL),
+        "css/store": ("text/css; charset=utf-8", IMMUTABLE_CACHE),
+        "js/cart": ("text/javascript; charset=utf-8", IMMUTABLE_CACHE),
+        "img/logo": ("image/svg+xml", IMMUTABLE_CACHE),
+        "img/hero": ("image/png", IMMUTABLE_CACHE),
+        "fonts/ui": ("font/woff2", IMMUTABLE_CACHE),
         "asset-manifest": ("application/json; charset=utf-8", MANIFEST_CACHE_CONTROL),
     }
     for item in plan.uploads:
@@ -249,6 +229,49 @@ def test_the_journal_alone_skips_what_an_interrupted_run_finished(
     assert read_journal(journal, target.model_copy(update={"bucket": "other-bucket"})) == {}
 
 
+class SlowUploads:
+    """Stands in for a boto3 client: the first upload returns at once, every later one hangs until released."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def upload_file(self, filename: str, bucket: str, key: str, **options: Any) -> None:
+        with self._lock:
+            self.started.append(key)
+            first = len(self.started) == 1
+        if not first:
+            self.release.wait(timeout=5)
+
+
+def test_an_interruption_stops_the_upload_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while uploads are queued: nothing new starts, and the interruption is raised without waiting."""
+    files = {f"img/{i:02}.png": PNG + bytes([i]) for i in range(20)}
+    target = AssetTarget(bucket="shop-assets")
+    plan = SyncPlan(target=target, uploads=tuple(local_files(write_build(tmp_path / "out", files), target)),
+                    skipped=(), stale=0)  # fmt: skip
+    real = asset_sync.as_completed
+
+    def interrupted_after_the_first(futures: Any) -> Iterator[Any]:
+        for future in real(futures):
+            yield future
+            raise KeyboardInterrupt  # as if Ctrl-C arrived while the main thread waited for the next one
+
+    monkeypatch.setattr(asset_sync, "as_completed", interrupted_after_the_first)
+    client = SlowUploads()
+    journal = tmp_path / "deploy.journal"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(plan, client, journal=journal, workers=2)
+        started = list(client.started)
+    finally:
+        client.release.set()  # the few in flight finish in their threads
+    assert 1 <= len(started) <= 3, started  # the first, and what the two workers had begun: not all 20
+    assert target.manifest_key not in started  # the live site keeps the previous build
+    assert {key for key, _ in read_journal(journal, target)} == {started[0]}  # a rerun resumes after it
+
+
 def test_the_bucket_outweighs_a_journal_older_than_the_plan(build: Path, target: AssetTarget, tmp_path: Path) -> None:
     client = s3_client(target)
     journal = tmp_path / "deploy.journal"
@@ -274,7 +297,7 @@ def test_a_dry_run_plan_reads_the_bucket_and_writes_nothing(build: Path, target:
     assert "6 file(s)" in plan.summary() and "0 unchanged" in plan.summary()
     lines = plan.lines()
     assert lines[-1].startswith("new     assets/asset-manifest.json") and MANIFEST_CACHE_CONTROL in lines[-1]
-    assert all(IMMUTABLE_CACHE_CONTROL in line for line in lines[:-1])
+    assert all(IMMUTABLE_CACHE in line for line in lines[:-1])
 
 
 def test_a_missing_bucket_is_named_with_the_fix(build: Path, s3_endpoint: str) -> None:
@@ -304,7 +327,8 @@ def test_missing_credentials_are_explained(build: Path, target: AssetTarget, mon
         ),
         (
             lambda out: (out / "asset-manifest.json").write_text(
-                '{"version": 1, "assets": {"x.css": {"path": "../x.css", "sha256": "' + "0" * 64 + '", "size": 1}}}'
+                '{"version": 1, "assets": {"x.css": {"path": "../x.css", "sha256": "' + "0" * 64 + '", "size": 1, '
+                '"content_type": "text/css"}}}'
             ),
             r"assets\.x\.css\.path: Value error, '\.\./x\.css' must be a relative path",
         ),
@@ -348,15 +372,18 @@ def test_target_validates_the_bucket_and_normalizes_the_prefix() -> None:
         AssetTarget.model_validate({"bucket": "acme-assets", "secret_key": "x"})
 
 
-def test_content_types_come_from_the_manifest_or_the_extension() -> None:
-    assert content_type_for("a.css") == "text/css; charset=utf-8"
-    assert content_type_for("a.js") == "text/javascript; charset=utf-8"
-    assert content_type_for("a.json") == "application/json; charset=utf-8"
-    assert content_type_for("a.woff2") == "font/woff2"
-    assert content_type_for("a.webp") == "image/webp"
-    assert content_type_for("a.unknownext") == "application/octet-stream"
-    assert content_type_for("a.css", "text/css; charset=iso-8859-1") == "text/css; charset=iso-8859-1"
-    assert content_type_for("a.bin", "text/plain") == "text/plain; charset=utf-8"
+def test_uploads_take_the_manifest_s_content_types(tmp_path: Path, target: AssetTarget) -> None:
+    """The manifest says how a file is served; the upload does not guess again (SVG once disagreed)."""
+    folder = write_build(tmp_path / "out", {"img/logo.svg": SVG, "data/x.unknownext": b"x"})
+    raw = json.loads((folder / "asset-manifest.json").read_text())
+    raw["assets"]["data/x.unknownext"]["content_type"] = "application/x-shop"
+    (folder / "asset-manifest.json").write_text(json.dumps(raw))
+    types = {
+        u.key.rsplit("/", 1)[-1].split(".")[0]: u.content_type
+        for u in plan_sync(folder, target, s3_client(target)).uploads
+    }
+    assert types == {"logo": "image/svg+xml", "x": "application/x-shop", "asset-manifest": content_type("a.json")}
+    assert content_type("a.json") == "application/json; charset=utf-8"
 
 
 def test_progress_bar_redraws_on_a_terminal_and_prints_tenths_elsewhere() -> None:

@@ -17,6 +17,7 @@ from storefront import IMMUTABLE_CACHE
 from storefront.templating import STATIC_DIR
 from wrangler_py.apps import build_origin_app
 from wrangler_py.build import (
+    ASSET_MANIFEST_LABEL,
     BASE_IMAGE,
     BuildError,
     add_build_parser,
@@ -26,6 +27,7 @@ from wrangler_py.build import (
 )
 from wrangler_py.config import LoadedConfig, load_config
 from wrangler_py.init import scaffold
+from wrangler_py.manifests import render_manifests
 
 LOGO = (STATIC_DIR / "img/logo.svg").read_bytes()
 SITE_CSS = """@import "base.css";
@@ -221,6 +223,56 @@ def test_a_static_dir_that_is_not_a_folder_is_named_with_the_fix(project: Path) 
         build(loaded(project), Path("dist"))
 
 
+def test_a_link_to_a_secret_is_refused_not_published(project: Path) -> None:
+    """`ln -s ../.env static/site.txt` once published the shop's secrets as /static/site.<hash>.txt."""
+    (project / "static/site.txt").symlink_to("../.env")
+    with pytest.raises(BuildError, match=r"static/site\.txt: a symbolic link to .*\.env, outside .*static"):
+        build(loaded(project), Path("dist"))
+    assert not (project / "dist").exists()
+
+
+@pytest.mark.parametrize("where", ["static/img/outside.png", "content/en/page/outside.md", "templates/outside.html"])
+def test_a_link_out_of_a_copied_folder_is_refused(project: Path, tmp_path: Path, where: str) -> None:
+    elsewhere = write(tmp_path / "elsewhere" / "private.txt", "not part of the store\n")
+    (project / where).symlink_to(elsewhere)
+    with pytest.raises(BuildError, match=rf"{re.escape(where)}: a symbolic link to .*private\.txt, outside"):
+        build(loaded(project), Path("dist"))
+
+
+def test_a_link_into_local_state_is_refused_even_inside_the_folder(project: Path) -> None:
+    config = project / "wrangler.toml"
+    config.write_text(config.read_text().replace('data_dir = ".edgeshop"', 'data_dir = "static/state"'))
+    write(project / "static/state/carts.sqlite3", b"SQLite format 3\0")
+    (project / "static/carts.txt").symlink_to("state/carts.sqlite3")
+    with pytest.raises(BuildError, match=r"static/carts\.txt: a symbolic link to .*carts\.sqlite3, which is never"):
+        build(loaded(project), Path("dist"))
+    (project / "static/carts.txt").unlink()
+    manifest = build(loaded(project), Path("dist")).manifest  # the data_dir itself is left out, silently
+    assert not [name for name in manifest.assets if name.startswith("state/")]
+
+
+@pytest.mark.parametrize(
+    ("links", "message"),
+    [
+        ({"static/loop": "."}, r"static/loop: a symbolic link back to .*, a loop"),
+        ({"static/a.css": "b.css", "static/b.css": "a.css"}, r"static/a\.css: a symbolic link that cannot be followed"),
+        ({"static/gone.css": "nowhere.css"}, r"static/gone\.css: a symbolic link that cannot be followed"),
+    ],
+    ids=["folder-loop", "link-loop", "dangling"],
+)
+def test_a_link_that_cannot_be_followed_names_the_link(project: Path, links: dict[str, str], message: str) -> None:
+    for link, target in links.items():
+        (project / link).symlink_to(target)
+    with pytest.raises(BuildError, match=message):
+        build(loaded(project), Path("dist"))
+
+
+def test_a_link_inside_the_static_folder_is_followed(project: Path) -> None:
+    (project / "static/css/alias.css").symlink_to("base.css")
+    manifest = build(loaded(project), Path("dist")).manifest
+    assert manifest.assets["css/alias.css"].sha256 == manifest.assets["css/base.css"].sha256
+
+
 def test_a_broken_project_template_is_named(project: Path) -> None:
     write(project / "templates/cart.html", "{% if %}")
     with pytest.raises(BuildError, match=r"templates/cart.html: the template does not parse \(line 1"):
@@ -262,6 +314,41 @@ def test_the_image_context_holds_the_runtime_the_lock_and_the_project(project: P
     ]
     assert leaked == []
     assert not [f for f in project_files if "__pycache__" in f or ".git" in f or ".edgeshop" in f]
+
+
+def test_the_image_is_labelled_with_its_asset_manifest(project: Path) -> None:
+    result = build(loaded(project), Path("dist"))
+    digest = hashlib.sha256(result.manifest_path.read_bytes()).hexdigest()
+    assert result.manifest_sha256 == digest
+    assert f"LABEL {ASSET_MANIFEST_LABEL}={digest}\n" in result.dockerfile.read_text()
+    write(project / "static/css/base.css", "body { margin: 1px }\n")  # other assets, another label
+    assert f"={digest}" not in build(loaded(project), Path("dist")).dockerfile.read_text()
+
+
+def test_the_dockerfile_and_the_manifests_agree_on_project_dir_and_user(project: Path) -> None:
+    """[deploy.kubernetes] project_dir and run_as_user once reached the manifests but not the image."""
+    config = project / "wrangler.toml"
+    config.write_text(config.read_text() + '\n[deploy.kubernetes]\nproject_dir = "/srv/shop"\nrun_as_user = 20002\n')
+    cfg = loaded(project).config
+    dockerfile = build(loaded(project), Path("dist")).dockerfile.read_text()
+    for line in ("COPY project/ /srv/shop/", "WORKDIR /srv/shop", "USER 20002:20002",
+                 "mkdir -p /srv/shop/.edgeshop && chown 20002:20002 /srv/shop/.edgeshop",
+                 'CMD ["--config", "/srv/shop/wrangler.toml", "origin"'):  # fmt: skip
+        assert line in dockerfile
+    assert "/app" not in dockerfile and "10001" not in dockerfile
+    docs = render_manifests(cfg, image="registry.example/shop:1", secret_refs={}, settings=cfg.deploy.kubernetes)
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (20002, 20002)
+        assert container["workingDir"] == "/srv/shop" and container["args"][:2] == [
+            "--config",
+            "/srv/shop/wrangler.toml",
+        ]
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts["config"] == "/srv/shop/wrangler.toml"
+        if deployment["metadata"]["name"].endswith("-origin"):
+            assert mounts["data"] == "/srv/shop/.edgeshop"  # the folder the image made writable for the user
 
 
 def test_content_outside_the_project_is_named_and_a_handler_package_comes_along(project: Path, tmp_path: Path) -> None:
@@ -325,6 +412,20 @@ def test_the_command_builds_and_prints_a_summary(
     assert str(project / "dist/asset-manifest.json") in out and str(project / "dist/image/Dockerfile") in out
     assert f"docker build -t registry.example/shop-production:TAG {project / 'dist/image'}" in out
     assert int((project / "dist/image/Dockerfile").stat().st_mtime) == 1_700_000_000
+
+
+def test_the_command_needs_no_secret_values(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An environment's secrets live in its Secret: building it must not ask for them on the laptop."""
+    monkeypatch.delenv("ES_TEST_UNSET_SECRET", raising=False)
+    config = project / "wrangler.toml"
+    config.write_text(config.read_text() + '\n[env.production.origin]\nsecret_key = "env:ES_TEST_UNSET_SECRET"\n')
+    args = parser().parse_args(["--config", str(config), "build", "--env", "production"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert f"label:      {ASSET_MANIFEST_LABEL}=" in out
+    assert "wrangler-py-placeholder" not in (project / "dist/image/project/wrangler.toml").read_text()
 
 
 def test_the_command_names_what_is_wrong(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

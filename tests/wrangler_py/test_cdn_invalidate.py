@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,6 +14,7 @@ from moto import mock_aws
 from pydantic import SecretStr
 
 from edge.settings import CdnPurgeSettings
+from tests.cdn.fakes import cloudfront_invalidation
 from wrangler_py.cdn_invalidate import (
     InvalidationError,
     InvalidationPlan,
@@ -32,33 +30,8 @@ CLOUDFLARE = CdnPurgeSettings(provider="cloudflare", zone_id="ZONE1", token=Secr
 CLOUDFRONT = CdnPurgeSettings(provider="cloudfront", distribution_id="E2QWRUHEXAMPLE")
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    yield
-
-
 def cloudfront_client() -> Any:
     return boto3.client("cloudfront", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
-
-
-def invalidation(reference: str) -> dict[str, object]:
-    # the shape of vendor-contracts/aws/cloudfront.create_invalidation.response.json
-    return {
-        "Location": "https://cloudfront.amazonaws.com/2020-05-31/distribution/E2QWRUHEXAMPLE/invalidation/I2J0",
-        "Invalidation": {
-            "Id": "I2J0I21PCUYOIK",
-            "Status": "InProgress",
-            "CreateTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
-            "InvalidationBatch": {"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": reference},
-        },
-    }
 
 
 def test_the_plan_names_provider_target_and_paths_and_hides_the_token() -> None:
@@ -117,7 +90,7 @@ async def test_cloudfront_retries_of_one_deploy_reuse_its_caller_reference() -> 
             reference = f"edgeshop-deploy-{deploy}"
             stub.add_response(
                 "create_invalidation",
-                invalidation(reference),
+                cloudfront_invalidation(["/*"], reference),
                 {"DistributionId": "E2QWRUHEXAMPLE",
                  "InvalidationBatch": {"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": reference}},
             )  # fmt: skip

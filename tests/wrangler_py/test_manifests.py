@@ -4,7 +4,6 @@ region and environment; secrets only ever as references; the same input, the sam
 from __future__ import annotations
 
 import inspect
-import socket
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import yaml
 from pydantic import SecretStr
 
 from wrangler_py.config import WranglerConfig, parse_config
+from wrangler_py.deploy_settings import DeployConfig
 from wrangler_py.manifests import (
     CONFIG_HASH_ANNOTATION,
     REGION_LABEL,
@@ -23,8 +23,12 @@ from wrangler_py.manifests import (
     ManifestError,
     deploy_warnings,
     dump_yaml,
+    kubernetes_secret_name,
+    namespace_document,
     render_manifests,
+    secret_document,
     secret_references,
+    versioned_secret_name,
     write_manifests,
 )
 
@@ -132,17 +136,6 @@ def of(docs: list[Manifest], kind: str, region: str, component: str | None = Non
 def container(deployment: Manifest) -> dict[str, Any]:
     (only,) = deployment["spec"]["template"]["spec"]["containers"]
     return only
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Validation must work offline: any connection attempt fails the test."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("network access during manifest validation")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.mark.usefixtures("no_network")
@@ -398,3 +391,76 @@ def test_references_follow_the_environment_overlay() -> None:
     assert '"env:STAGING_SECRET_KEY"' in rendered
     for doc in docs:
         kubernetes_validate.validate(doc, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+@pytest.mark.usefixtures("no_network")
+def test_the_secret_is_named_after_its_content_and_the_pods_reference_that_name() -> None:
+    config = config_of(PRODUCTION)
+    values = {name: SECRETS[name] for name in sorted(set(secret_references(PRODUCTION).values()))}
+    secret = secret_document(config, values, namespace="shop", environment="production")
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(secret, version, strict=True)
+    name = secret["metadata"]["name"]
+    assert (
+        name == versioned_secret_name("summit-trail-secrets", values) and len(name) == len("summit-trail-secrets-") + 10
+    )
+    assert secret["immutable"] is True and secret["metadata"]["namespace"] == "shop"
+    assert REGION_LABEL not in secret["metadata"]["labels"]  # one Secret for every region
+    assert versioned_secret_name("summit-trail-secrets", dict(reversed(values.items()))) == name  # order-free
+    rotated = {**values, "EDGESHOP_SECRET_KEY": "CANARY-rotated"}
+    assert versioned_secret_name("summit-trail-secrets", rotated) != name
+
+    docs = render("production", secret_name=name)
+    references = {
+        env["valueFrom"]["secretKeyRef"]["name"]
+        for doc in docs
+        if doc["kind"] == "Deployment"
+        for env in container(doc)["env"]
+        if "valueFrom" in env
+    }
+    assert references == {name}
+    assert "CANARY" not in dump_yaml(docs)  # the values live in the Secret's own (private) file only
+    # A rotation changes the pods' template, so applying it rolls them.
+    templates = [of(docs, "Deployment", "us-east", c)["spec"]["template"] for c in ("edge", "origin")]
+    rotated_docs = render("production", secret_name=versioned_secret_name("summit-trail-secrets", rotated))
+    assert templates != [of(rotated_docs, "Deployment", "us-east", c)["spec"]["template"] for c in ("edge", "origin")]
+
+
+def test_the_secret_s_name_honours_the_setting() -> None:
+    config = config_of(STAGING)
+    assert kubernetes_secret_name(config) == "summit-trail-staging-secrets"
+    settings = DeploySettings(secret_name="shop-env")
+    assert kubernetes_secret_name(config, settings) == "shop-env"
+    assert secret_document(config, {"A": "x"}, namespace="shop", settings=settings)["metadata"]["name"].startswith(
+        "shop-env-"
+    )
+    for bad in ("Shop", "a" * 243, "-x"):
+        with pytest.raises(ValueError, match="242 characters at most"):
+            DeploySettings(secret_name=bad)
+
+
+@pytest.mark.usefixtures("no_network")
+def test_the_namespace_is_a_document_of_its_own_except_the_default() -> None:
+    document = namespace_document("shop")
+    assert document is not None
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(document, version, strict=True)
+    assert document["metadata"] == {"name": "shop", "labels": {"app.kubernetes.io/managed-by": "wrangler-py"}}
+    assert namespace_document("default") is None and namespace_document("kube-system") is None
+    with pytest.raises(ManifestError, match="DNS label"):
+        namespace_document("Shop")
+
+
+@pytest.mark.parametrize("key", ["manifests_dir", "build_dir"])
+@pytest.mark.parametrize("value", ["../elsewhere", "/etc/shop", ".", "a/../../b"])
+def test_deploy_folders_stay_inside_the_project(key: str, value: str) -> None:
+    with pytest.raises(ValueError, match=rf"deploy\.{key} = .* must be a folder inside the project"):
+        DeployConfig.model_validate({key: value})
+    assert getattr(DeployConfig.model_validate({key: "out/deploy"}), key) == "out/deploy"
+
+
+def test_project_dir_is_a_plain_absolute_path() -> None:
+    assert DeploySettings(project_dir="/srv/shop").in_image("wrangler.toml") == "/srv/shop/wrangler.toml"
+    for bad in ("app", "/app dir", '/app"', "/app\nRUN x"):
+        with pytest.raises(ValueError, match="project_dir"):
+            DeploySettings(project_dir=bad)

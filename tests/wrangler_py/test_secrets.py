@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import socket
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import yaml
 import wrangler_py
 from wrangler_py import secrets
 from wrangler_py.config import DEFAULT_CONFIG, ConfigError, load_config
-from wrangler_py.manifests import render_manifests, secret_references
+from wrangler_py.manifests import dump_yaml, render_manifests, secret_document, secret_references
 from wrangler_py.secrets import (
     DotenvStore,
     KubernetesSecretStore,
@@ -112,17 +111,6 @@ def project(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / DEFAULT_CONFIG).write_text(CONFIG, encoding="utf-8")
     return folder
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Validation must work offline: any connection attempt fails the test."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("network access during manifest validation")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def mode(path: Path) -> int:
@@ -383,9 +371,16 @@ def test_the_secret_manifest_validates_and_is_the_one_the_pods_read(env: str, pr
     assert doc["type"] == "Opaque" and doc["metadata"]["labels"]["edgeshop/environment"] == env
 
     loaded = load_config(config_path, environ=values, env=env)
+    assert doc["metadata"]["name"] == f"{loaded.config.name}-secrets"
+    # What deploy applies: the file's data under a name of its content, which the pods reference.
+    deployed = secret_document(loaded.config, store.values(), namespace="shop", environment=env)
+    kubernetes_validate.validate(deployed, kubernetes_validate.latest_version(), strict=True)
+    assert deployed["metadata"]["name"] == store.deployed_name(values)
+    assert deployed["metadata"]["name"].startswith(f"{loaded.config.name}-secrets-")
     docs = render_manifests(
-        loaded.config, image="registry.example/shop:1", secret_refs=secret_references(text, env), namespace="shop"
-    )
+        loaded.config, image="registry.example/shop:1", secret_refs=secret_references(text, env), namespace="shop",
+        secret_name=store.deployed_name(values),
+    )  # fmt: skip
     refs = {
         (workload["metadata"]["namespace"], env_var["valueFrom"]["secretKeyRef"]["name"], env_var["name"])
         for workload in docs
@@ -393,8 +388,54 @@ def test_the_secret_manifest_validates_and_is_the_one_the_pods_read(env: str, pr
         for env_var in workload["spec"]["template"]["spec"]["containers"][0]["env"]
         if "valueFrom" in env_var
     }
-    assert refs == {("shop", doc["metadata"]["name"], name) for name in values}
-    assert doc["metadata"]["name"] == f"{loaded.config.name}-secrets"
+    assert refs == {("shop", deployed["metadata"]["name"], name) for name in values}
+    assert {k: base64.b64decode(v).decode() for k, v in deployed["data"].items()} == values
+
+
+def test_a_rotated_value_is_a_new_secret_name_and_a_new_pod_template(project: Path) -> None:
+    """`secret put` of a new value, then deploy: the pods must roll onto it, so their template has to change."""
+    config_path = project / DEFAULT_CONFIG
+    store = open_store(config_path, "staging")
+    store.put("ES_TEST_SECRET_KEY", "first-key")
+    store.put("ES_TEST_PURGE_TOKEN", "token")
+    refs = secret_references(config_path.read_text(encoding="utf-8"), "staging")
+    config = config_without_secrets(config_path, "staging").config
+
+    def pods(secret_name: str) -> str:
+        docs = render_manifests(config, image="registry.example/shop:1", secret_refs=refs, secret_name=secret_name)
+        return dump_yaml(d for d in docs if d["kind"] == "Deployment")
+
+    before = store.deployed_name(refs.values())
+    store.put("ES_TEST_GREETING", "unreferenced")  # the pods never read it: nothing to roll
+    assert store.deployed_name(refs.values()) == before
+    store.put("ES_TEST_SECRET_KEY", "rotated-key")
+    after = store.deployed_name(refs.values())
+    assert after != before and after.startswith("summit-trail-staging-secrets-") and len(after) == len(before)
+    assert pods(after) != pods(before)
+    store.put("ES_TEST_SECRET_KEY", "first-key")  # rolled back: the earlier Secret's name again
+    assert store.deployed_name(refs.values()) == before
+
+
+def test_list_shows_what_the_file_says_and_what_deploy_applies(
+    project: Path, run: Callable[..., int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("secret", "put", "ES_TEST_SECRET_KEY", "--env", "staging", stdin=CANARY) == 0
+    config = project / DEFAULT_CONFIG
+    config.write_text(CONFIG + '\n[env.staging.deploy]\nnamespace = "shop"\n', encoding="utf-8")
+    capsys.readouterr()
+    assert run("secret", "list", "--env", "staging") == 0
+    out, err = capsys.readouterr()
+    assert "(the file names Secret summit-trail-staging-secrets, namespace default)" in out
+    deployed = open_store(config, "staging").deployed_name(secret_references(config.read_text(), "staging").values())
+    assert f"applies it as Secret {deployed} in namespace shop" in out
+    assert "note: the file names Secret summit-trail-staging-secrets in namespace default, but the pods read" in err
+    assert "namespace shop" in err and CANARY not in out + err
+    # The next put rewrites the file's metadata: no note any more.
+    assert run("secret", "put", "ES_TEST_PURGE_TOKEN", "--env", "staging", stdin="t") == 0
+    capsys.readouterr()
+    assert run("secret", "list", "--env", "staging") == 0
+    out, err = capsys.readouterr()
+    assert "namespace shop)" in out and "note:" not in err
 
 
 def test_the_secret_folder_is_0700_and_the_file_0600(project: Path) -> None:
@@ -478,9 +519,11 @@ def test_put_messages_name_the_store_file_and_the_secret(
     path = project.resolve() / ".wrangler" / "secrets" / "production.yaml"
     out = capsys.readouterr().out
     assert f"stored ES_TEST_MEILI_KEY in {path} (Secret summit-trail-production-secrets, namespace default)" in out
-    assert f"kubectl apply -f {path}" in out
+    assert "wrangler-py deploy --env production --apply` applies it as Secret summit-trail-production-secrets-" in out
     assert run("--env", "production", "secret", "put", "ES_TEST_MEILI_URL", "--namespace", "shop", stdin="k") == 0
-    assert "(Secret summit-trail-production-secrets, namespace shop)" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "(Secret summit-trail-production-secrets, namespace shop)" in out
+    assert "--namespace shop goes into the file only: deploy applies the Secret in default" in err
     assert manifest(path)["metadata"]["namespace"] == "shop"
     assert run("secret", "put", "ES_TEST_SECRET_KEY", stdin="k") == 0
     assert f"stored ES_TEST_SECRET_KEY in {project.resolve() / '.env'}\n" in capsys.readouterr().out
@@ -616,3 +659,23 @@ def test_a_missing_config_is_a_config_error(tmp_path: Path, monkeypatch: pytest.
 def test_the_scaffold_ignores_both_stores() -> None:
     ignored = (Path(wrangler_py.__file__).parent / "scaffold" / "gitignore").read_text(encoding="utf-8").split()
     assert ".env" in ignored and ".wrangler/" in ignored
+
+
+def test_check_of_an_environment_reads_its_secret_file(
+    project: Path, run: Callable[..., int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check --env E` needs no production values on the laptop: what `secret put --env E` stored counts."""
+    from wrangler_py.cli import main
+
+    config = str(project / DEFAULT_CONFIG)
+    assert main(["--config", config, "check", "--env", "production"]) == 1
+    err = capsys.readouterr().err
+    assert "environment variable ES_TEST_SECRET_KEY is not set" in err
+    assert "fix: wrangler-py secret put ES_TEST_SECRET_KEY --env production" in err
+    for name in ("ES_TEST_SECRET_KEY", "ES_TEST_PURGE_TOKEN", "ES_TEST_MEILI_KEY"):
+        assert run("secret", "put", name, "--env", "production", stdin=CANARY) == 0
+    assert run("secret", "put", "ES_TEST_MEILI_URL", "--env", "production", stdin="https://meili.internal/") == 0
+    capsys.readouterr()
+    assert main(["--config", config, "check", "--env", "production"]) == 0
+    out, err = capsys.readouterr()
+    assert "[env production: summit-trail-production]: ok" in out and CANARY not in out + err
