@@ -48,6 +48,7 @@ from connectors.search.base import (
 from connectors.search.builtin import BuiltinSearch
 from connectors.settings import VENDOR_SETTINGS, ConnectorsSettings
 from connectors.sqlite import SqliteDatabase
+from connectors.tracing import current_tracer, trace_fields, with_tracer
 
 __all__ = [
     "TEST_CARDS",
@@ -98,6 +99,9 @@ __all__ = [
     "VendorUnavailable",
     "WebhookRejected",
     "build_connectors",
+    "current_tracer",
     "minor_unit_exponent",
     "render_product_svg",
+    "trace_fields",
+    "with_tracer",
 ]

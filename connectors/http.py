@@ -21,6 +21,10 @@ Policy, the same for every vendor:
   `edgeshop_vendor_errors_total` (counter; vendor, call, outcome) per failed attempt or refused call;
   `edgeshop_vendor_breaker_state` (gauge; vendor): 0 closed, 1 open, 2 half-open, read when scraped.
   Logs never carry the request's headers, body or query values (tokens and card data live there).
+- **Traces**: within a traced request (`connectors.tracing`), each attempt is a client span `{vendor} {call}`
+  (`edgeshop.vendor`, `edgeshop.vendor.call`, `edgeshop.vendor.attempt`, `edgeshop.vendor.outcome`,
+  `http.request.method`, `server.address`, `http.response.status_code`; an error status unless the outcome is
+  `ok`), and the vendor gets its `traceparent`. Never the URL's query, a header or a body.
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.errors import ConnectorError, VendorMisconfigured, VendorTimeout, VendorUnavailable
+from connectors.tracing import current_tracer, trace_fields
 
 log = logging.getLogger("edgeshop.connectors")
 
@@ -236,31 +242,48 @@ class VendorClient:
             sent[idempotency_header] = idempotency_key
         url = self.base_url.rstrip("/") + path
         attempts = 1 + self.settings.retries
+        tracer = current_tracer()
         for attempt in range(attempts):
             if not self.breaker.begin():
                 VENDOR_ERRORS.labels(self.vendor, call, "circuit_open").inc()
                 raise VendorUnavailable(f"{self.vendor}: circuit open after repeated failures", vendor=self.vendor)
             last = attempt == attempts - 1
+            span = None
+            if tracer is not None:
+                attributes: dict[str, str | int] = {
+                    "edgeshop.vendor": self.vendor,
+                    "edgeshop.vendor.call": call,
+                    "edgeshop.vendor.attempt": attempt + 1,
+                    "http.request.method": method,
+                    "server.address": httpx.URL(url).host,
+                }
+                span = tracer.start_span(f"{self.vendor} {call}", kind=SpanKind.CLIENT, attributes=attributes)
             started = time.perf_counter()
             try:
                 assert self.http is not None
                 response = await self.http.request(
-                    method, url, params=params, json=json, data=data, content=content, headers=sent
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    content=content,
+                    headers=sent if span is None else {**sent, **trace_fields(span)},
                 )
             except httpx.ConnectError as exc:  # nothing was sent: safe to try again for any call
-                self._observe(call, "connect_error", started)
+                self._observe(call, "connect_error", started, span)
                 self.breaker.failed()
                 if last:
                     raise VendorUnavailable(f"{self.vendor}: cannot connect ({exc})", vendor=self.vendor) from exc
             except httpx.TimeoutException as exc:
-                self._observe(call, "timeout", started)
+                self._observe(call, "timeout", started, span)
                 self.breaker.failed()
                 if last or not idempotent:
                     late = VendorTimeout(f"{self.vendor}: no answer in time to {call}", vendor=self.vendor)
                     late.retryable = idempotent
                     raise late from exc
             except httpx.TransportError as exc:
-                self._observe(call, "transport_error", started)
+                self._observe(call, "transport_error", started, span)
                 self.breaker.failed()
                 if last or not idempotent:
                     broken = VendorUnavailable(f"{self.vendor}: connection failed during {call}", vendor=self.vendor)
@@ -268,9 +291,13 @@ class VendorClient:
                     raise broken from exc
             except BaseException:
                 self.breaker.abandoned()
+                if span is not None:
+                    span.end()
                 raise
             else:
-                outcome = self._judge(response, call, started, attempt, idempotent)
+                if span is not None:
+                    span.set_attribute("http.response.status_code", response.status_code)
+                outcome = self._judge(response, call, started, attempt, idempotent, span)
                 if outcome is None:
                     return response
                 wait_hint, refusal = outcome
@@ -282,19 +309,19 @@ class VendorClient:
         raise AssertionError("unreachable")  # every path above returns, raises or continues
 
     def _judge(
-        self, response: httpx.Response, call: str, started: float, attempt: int, idempotent: bool
+        self, response: httpx.Response, call: str, started: float, attempt: int, idempotent: bool, span: Span | None
     ) -> tuple[float | None, ConnectorError] | None:
         """None: hand the answer to the adapter. Else (seconds to wait before a retry or None, the error)."""
         status = response.status_code
         if status in (401, 403):
-            self._observe(call, f"http_{status}", started)
+            self._observe(call, f"http_{status}", started, span)
             self.breaker.succeeded()  # the vendor answered; our credentials are the problem
             return None, VendorMisconfigured(
                 f"{self.vendor}: credentials refused ({status}); check the API key in connectors settings",
                 vendor=self.vendor,
             )
         if status == 429:
-            self._observe(call, "rate_limited", started)
+            self._observe(call, "rate_limited", started, span)
             self.breaker.succeeded()
             wait = next(
                 (seconds for name in self.retry_after_headers
@@ -305,12 +332,12 @@ class VendorClient:
             hint = wait if wait <= self.settings.max_retry_after_seconds else None
             return hint, VendorUnavailable(f"{self.vendor}: rate limited during {call}", vendor=self.vendor)
         if status in _RETRY_STATUSES:
-            self._observe(call, f"http_{status}", started)
+            self._observe(call, f"http_{status}", started, span)
             self.breaker.failed()
             error = VendorUnavailable(f"{self.vendor}: answered {status} to {call}", vendor=self.vendor)
             error.retryable = idempotent  # a 500 to a non-idempotent call may have done its work
             return self._backoff(attempt), error
-        self._observe(call, "ok" if status < 400 else f"http_{status}", started)
+        self._observe(call, "ok" if status < 400 else f"http_{status}", started, span)
         self.breaker.succeeded()
         return None
 
@@ -318,11 +345,16 @@ class VendorClient:
         # Full jitter (AWS architecture blog): spreads the retries of many callers instead of syncing them.
         return random.uniform(0, self.settings.backoff_seconds * 2**attempt)
 
-    def _observe(self, call: str, outcome: str, started: float) -> None:
+    def _observe(self, call: str, outcome: str, started: float, span: Span | None = None) -> None:
         VENDOR_SECONDS.labels(self.vendor, call, outcome).observe(time.perf_counter() - started)
         if outcome != "ok":
             VENDOR_ERRORS.labels(self.vendor, call, outcome).inc()
             log.info("vendor %s %s: %s", self.vendor, call, outcome)
+        if span is not None:
+            span.set_attribute("edgeshop.vendor.outcome", outcome)
+            if outcome != "ok":
+                span.set_status(Status(StatusCode.ERROR, outcome))
+            span.end()
 
 
 __all__ = ["CircuitBreaker", "VendorClient", "VendorHttpSettings", "retry_after_seconds", "vendor_answers"]

@@ -5,6 +5,7 @@ from edge.experiments import ExperimentSettings
 from edge.geo import GeoSettings
 from edge.handlers import EdgeContext, EdgeRequest, Redirect, Respond, Rewrite
 from edge.markets import MarketResolver, MarketRoute
+from edge.request_context import log_fields
 from edge.segments import SEGMENT_SALT, SegmentRule, default_segments
 from edge.server import server_config
 from edge.settings import EdgeCacheSettings, EdgeSettings, RegionSettings
@@ -26,5 +27,6 @@ __all__ = [
     "Rewrite",
     "SegmentRule",
     "default_segments",
+    "log_fields",
     "server_config",
 ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import json
 import logging
+import random
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -17,6 +20,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import httpx
+from opentelemetry.context import Context, attach, detach
+from opentelemetry.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -46,6 +51,7 @@ from cdn import (
     primary_key,
     vary_names,
 )
+from edge.access_log import AccessLog
 from edge.cache import Answer, CacheRequest, EdgeCache, home_unavailable, problem_answer, url_tag
 from edge.cookies import cookie_header, cookie_names
 from edge.exposure import ExposureLog
@@ -72,10 +78,12 @@ from edge.metrics import CACHE_RESULTS, HANDLER_ROUTE, ORIGIN_STATES, REQUESTS, 
 from edge.origin_client import OriginClient, OriginError, OriginTimeout, OriginUnavailable, relay_buffer_limit
 from edge.personalize import Personalization, Personalizer
 from edge.relay import BodyTooLarge, ClientGone, read_body, relay, request_body
+from edge.request_context import CURRENT, REQUEST_ID_HEADER, RequestContext, new_request_id, proxy_request_id
 from edge.routing import OriginRouter
 from edge.rules import compile_rules
 from edge.segments import SEGMENT_HEADER
 from edge.settings import CdnPurgeSettings, EdgeSettings
+from edge.tracing import TRACE_FIELDS, EdgeTracing, end_server_span, failed, trace_ids
 from edge.wire import BODYLESS, WireHits
 
 Scope = MutableMapping[str, Any]
@@ -83,14 +91,17 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PURGE_PATH = "/_edge/purge"
-# The edge's own health, for load balancers and Kubernetes probes (/healthz and /readyz are the origin's, and
-# pass through): alive, and able to serve (some origin region can be asked right now).
+# The edge's own health, for load balancers and Kubernetes probes: alive, and able to serve (its config is
+# loaded, and some origin region can be asked right now). Answered before anything else (the host allow-list
+# included: a probe names the pod's address), never cached, never passed to an origin, and not traced.
 HEALTH_PATH = "/_edge/healthz"
 READY_PATH = "/_edge/readyz"
+_PROBES = {HEALTH_PATH: False, "/healthz": False, READY_PATH: True, "/readyz": True}  # path -> readiness?
 # Prometheus metrics, for admin networks or the admin token only: to anyone else the path does not exist.
 METRICS_PATH = "/metrics"
 # The edge's own endpoints are labelled by their path in the request metrics (`edge.metrics`).
-_OWN_ROUTES = {path: REQUESTS.own_route(path) for path in (PURGE_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH)}
+_OWN_ROUTES = {path: REQUESTS.own_route(path) for path in (PURGE_PATH, *_PROBES, METRICS_PATH)}
+_UNTRACED = frozenset(_PROBES) | {METRICS_PATH}
 REQUESTS.own_route(HANDLER_ROUTE)
 # Where the request came from, which market and segment it is for, and its experiment arms are the edge's to
 # say, never the client's: the origin varies shared pages on them.
@@ -101,6 +112,7 @@ _EXPERIMENT_PREFIX = "x-exp-"
 _NOT_FOR_FRAGMENTS = frozenset({"if-none-match", "if-modified-since", "range", "if-range", "accept-encoding",
                                 "cache-control", "pragma"})  # fmt: skip
 MAX_PURGE_BODY = 2**20
+_HEX = re.compile(rb"[0-9a-f]+")
 # Parsed pages kept for stitching: bodies are shared with L1, so this costs little beyond the parts.
 _MEMO_PAGES = 256
 _MEMO_BODY_BYTES = 512 * 1024
@@ -145,7 +157,8 @@ def _own(answer: Answer, path: str) -> Answer:
     return replace(answer, headers=(*answer.headers, (ROUTE_HEADER, _OWN_ROUTES[path])))
 
 
-_UNSETTABLE = _EDGE_DECIDED | {"host", "content-length", "transfer-encoding", "connection", "cookie"}
+_UNSETTABLE = _EDGE_DECIDED | TRACE_FIELDS | {"host", "content-length", "transfer-encoding", "connection", "cookie",
+                                              REQUEST_ID_HEADER}  # fmt: skip
 
 
 def _origin_path(path: str) -> str | None:
@@ -217,8 +230,15 @@ class EdgeApp:
         http: httpx.AsyncClient | None = None,
         node_id: str | None = None,
         project_dir: Path | None = None,
+        tracer_provider: TracerProvider | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        """`tracer_provider`: spans go there (tests: an in-memory exporter) instead of to the provider built from
+        `settings.observability`, which only a tracing edge builds; the caller shuts a given one down.
+        `rng`: what access-log and trace sampling draw from (tests: a seeded one)."""
         self.settings = settings
+        observability = settings.observability
+        node_id = node_id or secrets.token_hex(6)
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(settings.origin_timeout_seconds, connect=2.0),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
@@ -236,7 +256,7 @@ class EdgeApp:
             store = TieredStore(self.l1, RedisStore(l2_client, prefix=settings.redis_prefix))
             self.bus = PurgeBus(
                 redis=Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0)),
-                node=node_id or secrets.token_hex(6),
+                node=node_id,
                 apply_locally=self._purge_l1,
                 prefix=settings.redis_prefix,
                 max_lag=settings.max_purge_lag_seconds,
@@ -245,14 +265,30 @@ class EdgeApp:
             kv = RedisKV(l2_client, settings.redis_prefix)
         trusted_since = self.bus.trusted_since if self.bus else _always_trusted
         self.router = OriginRouter.from_settings(settings)
-        self.origin = OriginClient(self._http, self.router)
-        self.fragments = FragmentClient(self.router, max_bytes=settings.fragments.max_fragment_bytes)
-        self._edge_region = [(b"x-edge-region", self.router.here.encode())]
+        # The same few proxy and shopper addresses come back all the time; parsing and CIDR scans add up.
+        self.trusted: Callable[[str], bool] = functools.lru_cache(maxsize=4096)(self._trusted_peer)
+        draw = (rng or random.Random()).random
+        self._own_provider = False
+        self.tracing: EdgeTracing | None = None
+        if tracer_provider is None and observability.tracing:
+            from edge.telemetry import tracer_provider as build_provider  # the SDK loads only for tracing edges
+
+            tracer_provider, self._own_provider = build_provider(observability, region=self.router.here,
+                                                                 node_id=node_id), True  # fmt: skip
+        if tracer_provider is not None:
+            self.tracing = EdgeTracing(
+                tracer_provider, sample_ratio=observability.sample_ratio, trusted=self.trusted, draw=draw
+            )
+        tracer = self.tracing.tracer if self.tracing is not None else None
+        self.access = AccessLog(observability.access_log_sample, draw=draw)
+        self._metrics = observability.metrics
+        self.origin = OriginClient(self._http, self.router, tracer=tracer)
+        self.fragments = FragmentClient(self.router, max_bytes=settings.fragments.max_fragment_bytes, tracer=tracer)
+        self._region = self.router.here
+        self._edge_region = [(b"x-edge-region", self._region.encode())]
         self._home_paths = tuple(settings.home_paths)
         self.markets = MarketResolver(settings.markets, settings.default_market)
         self.geo = GeoResolver(settings.geo)
-        # The same few proxy and shopper addresses come back all the time; parsing and CIDR scans add up.
-        self.trusted: Callable[[str], bool] = functools.lru_cache(maxsize=4096)(self._trusted_peer)
         self.cache = EdgeCache(
             store,
             self.origin,
@@ -261,6 +297,7 @@ class EdgeApp:
             max_object_bytes=settings.cache.max_object_bytes,
             trusted_since=trusted_since,
             l1=self.l1 if store is not self.l1 else None,
+            tracer=tracer,
         )
         ORIGIN_STATES.watch(self.router)
         self._parsed: dict[int, tuple[bytes, list[Part]]] = {}
@@ -282,6 +319,11 @@ class EdgeApp:
             fields=b"".join(b"%s: %s\r\n" % f for f in self._edge_region),
             derive=self.derived_fields,
             derived_names=frozenset(self._undecided),
+            stats=REQUESTS if self._metrics else None,
+            access_sample=self.access.sample,
+            sampled=self.access.sampled,
+            logged=self._wire_logged,
+            trace_gate=self.tracing.sampled_on_wire if self.tracing is not None else None,
         )
         self._allowed_hosts = frozenset(normalize_host(h) for h in settings.allowed_hosts)
         self._tracking = frozenset(p.lower() for p in settings.cache.tracking_params)
@@ -297,8 +339,49 @@ class EdgeApp:
         if scope["type"] != "http":
             return  # websockets are not proxied (yet)
         started = time.perf_counter()
-        answer = await self._answer(scope, receive)
-        await self._send(send, receive, answer, started, scope["method"], region=self._edge_region)
+        peer = (scope.get("client") or ("", 0))[0]
+        request_id = (proxy_request_id(scope["headers"]) if self.trusted(peer) else None) or new_request_id()
+        observed = RequestContext(request_id, self._region)
+        token = CURRENT.set(observed)
+        try:
+            if self.tracing is not None and scope["path"] not in _UNTRACED:
+                recorded, observed.parent = self.tracing.decide(scope, peer)
+                if recorded:
+                    await self._traced(self.tracing, scope, receive, send, started, peer, observed)
+                    return
+            answer = await self._answer(scope, receive, peer, observed)
+            await self._send(send, receive, answer, started, scope, observed)
+        finally:
+            CURRENT.reset(token)
+
+    async def _traced(
+        self,
+        tracing: EdgeTracing,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        started: float,
+        peer: str,
+        observed: RequestContext,
+    ) -> None:
+        """A recorded request, within its server span (edge.tracing), which is current while it is served."""
+        attributes = {"http.request.method": scope["method"], "url.path": scope["path"],
+                      "url.scheme": scope.get("scheme", "http"), "edgeshop.region": self._region}  # fmt: skip
+        parent = observed.parent if observed.parent is not None else Context()
+        span, current = tracing.start(scope["method"], parent, attributes)
+        observed.recording = True
+        if (ids := trace_ids(span)) is not None:
+            observed.trace_id, observed.span_id = ids
+        token = attach(current)
+        try:
+            answer = await self._answer(scope, receive, peer, observed)
+            await self._send(send, receive, answer, started, scope, observed)
+        except BaseException as exc:
+            failed(span, type(exc).__name__)
+            raise
+        finally:
+            detach(token)
+            end_server_span(span, scope["method"], observed.route, observed.status, observed.cache, observed.market)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -317,7 +400,8 @@ class EdgeApp:
         self.router.start(self._http)
 
     async def stop(self) -> None:
-        """Stop listening for purges, finish background refreshes, close every connection pool."""
+        """Stop listening for purges, finish background refreshes, close every connection pool, send the last
+        spans."""
         if self.bus is not None:
             await self.bus.stop()
         await self.router.stop()
@@ -329,6 +413,10 @@ class EdgeApp:
         await self._http.aclose()
         for client in self._redis:
             await client.aclose()
+        if self._own_provider and self.tracing is not None:
+            shutdown = getattr(self.tracing.provider, "shutdown", None)
+            if shutdown is not None:
+                await asyncio.to_thread(shutdown)  # flushes to the collector: not on the event loop
 
     async def _purge_l1(self, purge: Purge) -> None:
         observe_purge_lag(purge.published_at, time.time())
@@ -345,7 +433,12 @@ class EdgeApp:
             return False
         return any(address in network for network in self.settings.trusted_proxies)
 
-    async def _answer(self, scope: Scope, receive: Receive) -> Answer:
+    async def _answer(self, scope: Scope, receive: Receive, peer: str, observed: RequestContext) -> Answer:
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1").split("?", 1)[0]
+        probe = _PROBES.get(path)
+        if probe is not None:
+            return _own(self._health(ready=probe), path)
         # What only the edge decides is dropped from the client's fields while they are decoded anyway, with
         # markets and experiments configured or not: the origin varies shared pages on them, so a client's own
         # values would split the cache without bound.
@@ -359,13 +452,8 @@ class EdgeApp:
         if self._allowed_hosts and host not in self._allowed_hosts:
             return problem_answer(421, "Misdirected request", "this host is not served here")
         method = scope["method"]
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        path = raw_path.decode("latin-1").split("?", 1)[0]
         if path == PURGE_PATH:
             return _own(await self._purge(method, headers, receive, host, scheme), path)
-        if path in (HEALTH_PATH, READY_PATH):
-            return _own(self._health(ready=path == READY_PATH), path)
-        peer = (scope.get("client") or ("", 0))[0]
         if path == METRICS_PATH:
             if not self._admin(peer, headers):
                 # Not passed on either: an origin next to this edge would take the edge for an admin peer.
@@ -380,6 +468,7 @@ class EdgeApp:
         if self.markets:
             choice = self.markets.resolve(host, path, cookie, located.country)
             origin_path, market, prefix = choice.path, choice.market, choice.prefix
+            observed.market = market
             headers = (*headers, (MARKET_HEADER, market), *(((MARKET_PREFIX_HEADER, prefix),) if prefix else ()))
         personal = self.personalizer.personalize(origin_path, market, cookie, raw_query)
         headers += personal.headers
@@ -413,7 +502,8 @@ class EdgeApp:
         target = origin_path + ("?" + query if query else "")
 
         def forwarded() -> Headers:
-            return upstream_headers(headers, client_ip=peer, scheme=scheme, host=host, trusted=self.trusted(peer))
+            return upstream_headers(headers, client_ip=peer, scheme=scheme, host=host, trusted=self.trusted(peer),
+                                    request_id=observed.request_id)  # fmt: skip
 
         if method not in ("GET", "HEAD"):
             answer = await self._pass(method, host, target, headers, forwarded(), receive, home, prefix)
@@ -425,6 +515,7 @@ class EdgeApp:
             headers=headers,
             upstream=forwarded,
             home=home,
+            traced=observed.recording,
         )
         answer = await self.cache.handle(cache_request)
         parts = self._includes(answer) if answer.status == 200 and answer.rest is None else None
@@ -543,6 +634,37 @@ class EdgeApp:
             return None
         decided.update(personal.headers)
         return decided
+
+    def _wire_logged(
+        self,
+        method: str,
+        host: bytes,
+        target: bytes,
+        status: int,
+        seconds: float,
+        cache: str,
+        route: str | None,
+        raw: list[tuple[bytes, bytes]],
+        peer: str,
+    ) -> str:
+        """The access line of a sampled wire hit (`edge.wire`), with what ASGI would have known; its request id."""
+        trusted = self.trusted(peer)
+        request_id = (proxy_request_id(raw) if trusted else None) or new_request_id()
+        trace_id = None
+        if trusted:
+            parent = next((value for name, value in raw if name == b"traceparent"), b"")
+            if len(parent) >= 55 and _HEX.fullmatch(parent[3:35]):
+                trace_id = parent[3:35].decode("ascii")  # the proxy's trace: recorded there, if it sampled it
+        path, _, query = target.decode("latin-1").partition("?")
+        market = None
+        if self.markets:
+            headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+            located = _Located(self, headers, peer, query)
+            market = self.markets.resolve(normalize_host(host.decode("latin-1")), path, cookie_header(headers),
+                                          located.country).market  # fmt: skip
+        self.access.write(method=method, path=path, status=status, seconds=seconds, cache=cache, route=route,
+                          market=market, region=self._region, request_id=request_id, trace_id=trace_id)  # fmt: skip
+        return request_id
 
     def _remember_wire(
         self,
@@ -675,17 +797,11 @@ class EdgeApp:
             "PASS",
         )
 
-    @staticmethod
     async def _send(
-        send: Send,
-        receive: Receive,
-        answer: Answer,
-        started: float,
-        method: str,
-        *,
-        region: list[tuple[bytes, bytes]],
+        self, send: Send, receive: Receive, answer: Answer, started: float, scope: Scope, observed: RequestContext
     ) -> None:
-        """Send the answer, and count it (before sending: a shopper who left was answered all the same)."""
+        """Send the answer, count it and log it (before sending: a shopper who left was answered all the same)."""
+        method = scope["method"]
         head = method == "HEAD"
         route = None
         headers: list[tuple[bytes, bytes]] = []
@@ -701,7 +817,8 @@ class EdgeApp:
         elif (declared := header(answer.headers, "content-length")) is not None:
             headers.append((b"content-length", declared.encode("latin-1")))  # else: chunked, as it streams
         headers.append((b"x-cache", answer.x_cache.encode()))
-        headers.extend(region)
+        headers.extend(self._edge_region)
+        headers.append((b"x-request-id", observed.request_id.encode("latin-1")))
         if answer.age is not None:
             headers.append((b"age", str(answer.age).encode()))
         elapsed = time.perf_counter() - started
@@ -709,9 +826,15 @@ class EdgeApp:
         if answer.origin_ms is not None:
             timing += f", origin;dur={answer.origin_ms:.1f}"
         headers.append((b"server-timing", timing.encode()))
-        REQUESTS.observe(
-            route, method, answer.status, answer.result or CACHE_RESULTS.get(answer.x_cache, "pass"), elapsed
-        )
+        cache = answer.result or CACHE_RESULTS.get(answer.x_cache, "pass")
+        observed.route, observed.status, observed.cache = route, answer.status, cache
+        if self._metrics:
+            REQUESTS.observe(route, method, answer.status, cache, elapsed)
+        if self.access.sample and self.access.sampled():
+            path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+            self.access.write(method=method, path=path, status=answer.status, seconds=elapsed, cache=cache,
+                              route=route, market=observed.market, region=self._region,
+                              request_id=observed.request_id, trace_id=observed.trace_id)  # fmt: skip
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         if answer.rest is not None and not head:
             await relay(send, receive, answer.body, answer.rest)

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import assert_never
 
+from opentelemetry.trace import Tracer
+
 from cdn import (
     CacheRecord,
     CacheStore,
@@ -51,6 +53,8 @@ from edge.origin_client import (
 )
 
 log = logging.getLogger("edgeshop.edge")
+# The `cache lookup` span's verdict (edge.tracing).
+_LOOKUP_RESULTS = {Verdict.FRESH: "fresh", Verdict.STALE_WHILE_REVALIDATE: "stale", Verdict.REVALIDATE: "revalidate"}
 _SHARED, _REFETCHED, _WAIT_TIMEOUT, _WAIT_FAILED = (
     COALESCED_WAITS.labels(outcome) for outcome in ("shared", "refetched", "timeout", "failed")
 )
@@ -65,6 +69,7 @@ class CacheRequest:
     # What the origin gets; built only when the origin is asked, so a hit never pays for it.
     upstream: Callable[[], Headers]
     home: str | None = None  # set: only this region may answer (a cart or order page)
+    traced: bool = False  # the request's trace is recorded: its lookup is a span too
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +104,10 @@ class EdgeCache:
         max_object_bytes: int,
         trusted_since: Callable[[float], float] = lambda now: 0.0,
         l1: MemoryStore | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.store = store
+        self._tracer = tracer  # None: tracing is off
         # The first tier when `store` has a second one: a hit is from L1 when L1 held that very record.
         self._l1 = l1
         # Records fetched before this moment may have missed a purge (the purge bus is down): not served.
@@ -136,6 +143,7 @@ class EdgeCache:
         now = time.time()
         key = self._key(request)
         in_l1 = self._l1.peek(key) if self._l1 is not None else None
+        span = self._tracer.start_span("cache lookup") if self._tracer is not None and request.traced else None
         record = await self.store.get(key, now)
         if record is not None and (
             not vary_matches(record.response, request.headers)
@@ -143,10 +151,17 @@ class EdgeCache:
         ):
             record = None
         if record is None:
+            if span is not None:
+                span.set_attribute("edgeshop.cache.result", "miss")
+                span.end()
             return await self._miss(request, key)
         verdict = evaluate(record.response, request.headers, now, record.freshness).verdict
         if record.stale and verdict is Verdict.FRESH:
             verdict = Verdict.STALE_WHILE_REVALIDATE  # soft purge: one fast stale answer while refreshing
+        if span is not None:
+            found_in = "l1" if self._l1 is None or in_l1 is record else "l2"
+            span.set_attributes({"edgeshop.cache.result": _LOOKUP_RESULTS[verdict], "edgeshop.cache.tier": found_in})
+            span.end()
         match verdict:
             case Verdict.FRESH:
                 tier = "l2_hit" if self._l1 is not None and in_l1 is not record else None

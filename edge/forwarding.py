@@ -9,12 +9,16 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
      "proxy-authenticate", "proxy-authorization"}
 )  # fmt: skip
-# Fields an origin may trust to describe the original request; only a trusted proxy may set them.
+# Fields an origin may trust to describe the original request; only a trusted proxy may set them. The W3C trace
+# context too: a client's own would pick the origin's trace (and whether it is recorded).
 FORWARDING = frozenset(
     {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix",
      "forwarded", "x-real-ip", "x-original-url", "x-rewrite-url", "x-original-host", "x-host",
-     "x-forwarded-server", "x-http-method-override", "x-http-method", "x-method-override"}
+     "x-forwarded-server", "x-http-method-override", "x-http-method", "x-method-override", "traceparent",
+     "tracestate"}
 )  # fmt: skip
+# The request's id at the edge (edge.request_context): a trusted proxy's, or the edge's own.
+REQUEST_ID = "x-request-id"
 # Consumed by this cache (Fastly semantics), not passed to browsers.
 EDGE_ONLY_RESPONSE = frozenset({"surrogate-control"})
 # What a shared cache past the edge (a CDN in front of it) could store a response by: RFC 9213 and the
@@ -31,13 +35,20 @@ def _connection_tokens(headers: Headers) -> set[str]:
     return {token.strip().lower() for name, value in headers if name == "connection" for token in value.split(",")}
 
 
-def upstream_headers(headers: Headers, *, client_ip: str, scheme: str, host: str, trusted: bool) -> Headers:
-    """What the origin receives: no hop-by-hop fields, forwarding fields only as the edge vouches for them."""
+def upstream_headers(
+    headers: Headers, *, client_ip: str, scheme: str, host: str, trusted: bool, request_id: str | None = None
+) -> Headers:
+    """What the origin receives: no hop-by-hop fields, forwarding fields only as the edge vouches for them, and
+    the request's id."""
     # Host goes through unchanged (allow-listed before): the origin builds URLs and same-origin checks from it.
     drop = HOP_BY_HOP | _connection_tokens(headers) | {"content-length"}
     if not trusted:
         drop |= FORWARDING
+    if request_id is not None:
+        drop |= {REQUEST_ID}  # the edge's own replaces whatever came
     kept = [(name, value) for name, value in headers if name not in drop]
+    if request_id is not None:
+        kept.append((REQUEST_ID, request_id))
     prior = ", ".join(value for name, value in headers if name == "x-forwarded-for") if trusted else ""
     kept.append(("x-forwarded-for", f"{prior}, {client_ip}" if prior else client_ip))
     if not (trusted and any(name == "x-forwarded-proto" for name, _ in headers)):

@@ -15,14 +15,20 @@ from __future__ import annotations
 import time
 
 import aiohttp
+from opentelemetry.trace import SpanKind, Tracer, get_current_span
 
 from cdn import Headers
+from edge.request_context import CURRENT
 from edge.routing import Origin, OriginRouter
+from edge.tracing import failed, unsampled, with_trace
 
 
 class FragmentClient:
-    def __init__(self, router: OriginRouter, *, max_bytes: int, max_connections: int = 100) -> None:
+    def __init__(
+        self, router: OriginRouter, *, max_bytes: int, max_connections: int = 100, tracer: Tracer | None = None
+    ) -> None:
         self._router = router
+        self._tracer = tracer  # None: tracing is off
         self._max_bytes = max_bytes
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None  # made in the event loop it will run in
@@ -53,10 +59,29 @@ class FragmentClient:
         origin = self._origin(home)
         if origin is None:
             return None
+        if self._tracer is None:
+            return await self._fetch(origin, src, list(headers), budget_seconds)
+        observed = CURRENT.get()
+        if observed is not None and not observed.recording:
+            return await self._fetch(origin, src, unsampled(headers, observed.parent), budget_seconds)
+        attributes = {"url.path": src.split("?", 1)[0], "edgeshop.region": origin.region}
+        with self._tracer.start_as_current_span(
+            "fragment fetch", kind=SpanKind.CLIENT, attributes=attributes, record_exception=False
+        ) as span:
+            body = await self._fetch(origin, src, with_trace(headers, span), budget_seconds)
+            if body is None:
+                failed(span, "fallback shown")  # the status, when there was one, is in http.response.status_code
+            return body
+
+    async def _fetch(
+        self, origin: Origin, src: str, headers: list[tuple[str, str]], budget_seconds: float
+    ) -> bytes | None:
         timeout = aiohttp.ClientTimeout(total=budget_seconds)
         async with self._client().get(
-            origin.url + src, headers=list(headers), timeout=timeout, allow_redirects=False
+            origin.url + src, headers=headers, timeout=timeout, allow_redirects=False
         ) as response:
+            if self._tracer is not None and (span := get_current_span()).is_recording():
+                span.set_attribute("http.response.status_code", response.status)
             if response.status != 200:
                 return None
             if response.headers.get("content-encoding", "identity").strip().lower() != "identity":

@@ -21,7 +21,7 @@ Label values, all from fixed or capped sets:
   field (stored with the cached response, removed before any response leaves the edge); the first `MAX_ROUTES`
   distinct templates, then `other`. An answer without one (an origin failure, a site that is not edgeshop, a 404
   for an unknown path) is `other`; the edge's own endpoints are their path (`/_edge/purge`, `/_edge/healthz`,
-  `/_edge/readyz`, `/metrics`) and answers of edge handlers and rules are `edge:handler`.
+  `/_edge/readyz`, `/healthz`, `/readyz`, `/metrics`) and answers of edge handlers and rules are `edge:handler`.
 - `method`: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, else `other`; `status`: the class, `2xx`…`5xx`.
 - `cache`: `l1_hit`, `l2_hit` (fresh hits from memory or Redis), `stale` (stale-while-revalidate, soft purge or
   stale-if-error), `revalidated` (a 304 from the origin refreshed it), `coalesced` (a miss that took another
@@ -32,6 +32,9 @@ Hit ratio over the last five minutes, in PromQL (the gauge is the same since sta
 
     sum(rate(edgeshop_edge_cache_results_total{cache=~"l1_hit|l2_hit|stale"}[5m]))
       / sum(rate(edgeshop_edge_cache_results_total[5m]))
+
+With `edge.observability.metrics = false` none of this is counted (the families stay empty): only to measure
+what counting costs (bench/observability.py).
 
 Cost on the hit path: a hit answered below ASGI (`edge.wire`) is counted in plain Python ints on a `Cell` bound to
 its ready-made answer when it is armed; ASGI answers find their cell in one dict lookup. The collector below turns

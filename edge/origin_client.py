@@ -12,12 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
+from opentelemetry.trace import Span, SpanKind, Tracer
 
 from cdn import Headers
 from edge.metrics import observe_origin
+from edge.request_context import CURRENT
 from edge.routing import Origin, OriginRouter
+from edge.tracing import failed, unsampled, with_trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +99,15 @@ _UNAVAILABLE = frozenset({502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+# Response fields that describe one exchange with the origin, not the response: never stored with it.
+_PER_EXCHANGE = frozenset({"x-origin-region", "x-request-id"})
+
+
 class OriginClient:
-    def __init__(self, client: httpx.AsyncClient, router: OriginRouter) -> None:
+    def __init__(self, client: httpx.AsyncClient, router: OriginRouter, *, tracer: Tracer | None = None) -> None:
         self._client = client
         self.router = router
+        self._tracer = tracer  # None: tracing is off
 
     async def fetch(
         self,
@@ -133,20 +142,31 @@ class OriginClient:
             if ticket is None:
                 continue  # another request is the half-open trial right now
             started = time.perf_counter()
+            span, sent = self._traced(origin, method, target, headers)
             try:
-                fetched = await self._fetch_from(origin, method, target, headers, body, buffer_limit)
+                fetched = await self._fetch_from(origin, method, target, sent, body, buffer_limit)
             except OriginError as exc:
                 kind = "timeout" if isinstance(exc, OriginTimeout) else "error"
                 observe_origin(origin.region, kind, time.perf_counter() - started)
                 breaker.failed(ticket, time.monotonic())
+                if span is not None:
+                    failed(span, kind)
+                    span.end()
                 if last:
                     raise
                 failure = exc
                 continue
             except BaseException:
                 breaker.abandoned(ticket)  # cancelled, or the request body failed: no verdict on the origin
+                if span is not None:
+                    span.end()
                 raise
             observe_origin(origin.region, fetched.status, fetched.duration_ms / 1000)
+            if span is not None:
+                span.set_attribute("http.response.status_code", fetched.status)
+                if fetched.status >= 500:
+                    failed(span, f"HTTP {fetched.status}")
+                span.end()  # a streamed body: at its head, as the metrics count it
             if fetched.status in _UNAVAILABLE:
                 breaker.failed(ticket, time.monotonic())
                 if not last:
@@ -156,6 +176,22 @@ class OriginClient:
                 breaker.succeeded(ticket)
             return fetched
         raise failure or OriginUnavailable("no origin region is available")  # every candidate was mid-trial
+
+    def _traced(self, origin: Origin, method: str, target: str, headers: Headers) -> tuple[Span | None, Headers]:
+        """The attempt's span (when its request is recorded) and the request fields telling the origin about it."""
+        if self._tracer is None:
+            return None, headers
+        observed = CURRENT.get()
+        if observed is not None and not observed.recording:
+            return None, tuple(unsampled(headers, observed.parent))
+        attributes = {
+            "http.request.method": method,
+            "url.path": target.split("?", 1)[0],
+            "server.address": urlsplit(origin.url).hostname or "",
+            "edgeshop.region": origin.region,
+        }
+        span = self._tracer.start_span("origin fetch", kind=SpanKind.CLIENT, attributes=attributes)
+        return span, tuple(with_trace(headers, span))
 
     async def _fetch_from(
         self,
@@ -174,7 +210,7 @@ class OriginClient:
             raise _mapped(exc) from exc
         decoded = ((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers.raw)
         # Which region made it is kept with the record: a hit still says where it came from.
-        fields = (*((name, value) for name, value in decoded if name != "x-origin-region"),
+        fields = (*((name, value) for name, value in decoded if name not in _PER_EXCHANGE),
                   ("x-origin-region", origin.region))  # fmt: skip
         limit = buffer_limit(response.status_code, fields) if buffer_limit is not None else None
         chunks = response.aiter_raw()

@@ -4,6 +4,7 @@ A cache hit through ASGI costs a task, a scope dict, two send messages and heade
 (the floor of a bare ASGI app is about half of nginx's hits per core). `WireHitProtocol` keeps uvicorn's
 parser, limits, keep-alive and pipelining rules, and when `EdgeApp.wire` already holds the answer it writes
 those bytes straight to the transport; every other request takes uvicorn's normal path into `EdgeApp`.
+With tracing on, a request to be traced takes the ASGI path too, where its spans are made.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from edge.app import EdgeApp
+from edge.tracing import SAMPLED_EXTENSION
 from edge.wire import WireHits
 
 
@@ -50,18 +52,27 @@ class WireHitProtocol(HttpToolsProtocol):
             (self.cycle is None or self.cycle.response_complete)
             and not self.pipeline
             and not self.flow.write_paused
-            and not self.config.access_log  # an access log wants every request: ASGI logs them
+            and not self.config.access_log  # uvicorn's own access log sees ASGI requests only (edgeshop's sees all)
             and not self._over_concurrency_limit()  # uvicorn answers those with its 503, through ASGI
         ):
             method = parser.get_method()
             if method == b"GET" or method == b"HEAD":
-                keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
                 peer = self.client[0] if self.client else ""
-                ready = self.wire.answer(
-                    self.url, self.headers, head=method == b"HEAD", keep_alive=keep_alive, peer=peer
-                )
-                if ready is not None:
-                    self._ready, self._ready_keep_alive = ready, keep_alive
+                gate = self.wire.trace_gate
+                if gate is None or not (traced := gate(self.headers, peer)):
+                    keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
+                    ready = self.wire.answer(
+                        self.url, self.headers, head=method == b"HEAD", keep_alive=keep_alive, peer=peer
+                    )
+                    if ready is not None:
+                        self._ready, self._ready_keep_alive = ready, keep_alive
+                        return
+                if gate is not None:
+                    # The sampling decision goes with the request, so the ASGI path does not draw it again.
+                    self._begin_asgi()
+                    extensions: dict[str, Any] = {**self.scope.get("extensions", {}), SAMPLED_EXTENSION: traced}
+                    self.scope["extensions"] = extensions  # type: ignore[typeddict-item]
+                    super().on_headers_complete()
                     return
         self._begin_asgi()
         super().on_headers_complete()

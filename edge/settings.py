@@ -94,6 +94,36 @@ class FragmentSettings(BaseModel):
     max_fragment_bytes: int = Field(default=64 * 1024, ge=1024, description="a larger fragment counts as failed")
 
 
+class ObservabilitySettings(BaseModel):
+    """`[edge.observability]`: request metrics, OpenTelemetry traces and the access log of this edge.
+
+    Traces start here, or continue a W3C `traceparent` sent by a trusted proxy (`edge.trusted_proxies`), and go on
+    to the origin and its vendors. A sampled request leaves the wire path for the ASGI one, where its spans are
+    made: at `sample_ratio = 1.0` no hit is answered below ASGI (docs/benchmarks.md has the cost).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metrics: bool = Field(default=True, description="count requests for /metrics; off only to measure their cost")
+    tracing: bool = Field(default=False, description="OpenTelemetry traces; off: no tracing work on any request")
+    otlp_endpoint: AnyHttpUrl | None = Field(
+        default=None, description='OTLP/HTTP (protobuf) traces endpoint, e.g. "http://collector:4318/v1/traces"'
+    )
+    sample_ratio: float = Field(
+        default=0.1, ge=0, le=1, description="share of traces started here that are recorded (a proxy's flag wins)"
+    )
+    service_name: str = Field(default="edgeshop-edge", min_length=1, description="service.name of the spans")
+    access_log_sample: float = Field(
+        default=0.0, ge=0, le=1, description="share of requests logged to edgeshop.access: 0 off, 1 every request"
+    )
+
+    @model_validator(mode="after")
+    def _exported(self) -> ObservabilitySettings:
+        if self.tracing and self.otlp_endpoint is None:
+            raise ValueError('tracing needs otlp_endpoint, e.g. "http://collector:4318/v1/traces"')
+        return self
+
+
 class EdgeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -106,7 +136,8 @@ class EdgeSettings(BaseModel):
     )
     allowed_hosts: list[str] = Field(default_factory=list, description="Host allow-list; empty allows any")
     trusted_proxies: list[IPv4Network | IPv6Network] = Field(
-        default_factory=list, description="peers whose X-Forwarded-* headers are believed"
+        default_factory=list,
+        description="peers whose X-Forwarded-*, CDN geo, traceparent and X-Request-Id headers are believed",
     )
     redis_url: str | None = Field(default=None, description="shared L2 cache and purge bus; none: L1 only")
     redis_prefix: str = Field(default="", description="namespace for every key and channel in that Redis")
@@ -142,6 +173,7 @@ class EdgeSettings(BaseModel):
     fragments: FragmentSettings = FragmentSettings()
     handlers: list[HandlerSettings] = Field(default_factory=list, description="merchant code, run in order")
     rules: list[EdgeRule] = Field(default_factory=list, description="declarative redirects, blocks, headers…")
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @model_validator(mode="after")
     def _known_regions(self) -> EdgeSettings:

@@ -13,6 +13,11 @@ while nothing could change the answer:
   response varies on.
 
 Anything else goes through ASGI, which answers it and, when the answer is a fresh hit again, re-arms this.
+
+Observability costs nothing here while it is off: with metrics off (`edge.observability.metrics`) no clock is
+read; with the access log off no line, id or draw is made. A sampled access line (`WireLog`) gets the request
+id it was logged under as an `X-Request-Id` field, spliced into the answer's tail. Requests to be traced never
+get here: the server protocol sends them through ASGI (`edge.tracing.EdgeTracing.sampled_on_wire`).
 """
 
 from __future__ import annotations
@@ -70,12 +75,17 @@ class _Ready:
     # for them every include is its fallback; anyone else needs the ASGI path to fetch their fragments.
     unless_cookies: tuple[bytes, ...] = ()
     # Where this entry's answers are counted, bound when it is armed: GET and HEAD, fresh and stale
-    # (index 2 * stale + head).
+    # (index 2 * stale + head); none while metrics are off.
     cells: tuple[Cell, ...] = ()
+    template: str | None = None  # the origin's route template, for the access log
 
     @property
     def size(self) -> int:
         return len(self.route) + len(self.head) + len(self.body) + len(self.key) + len(self.primary_key) + 256
+
+
+def _never() -> bool:
+    return False
 
 
 def _status_line(status: int) -> bytes:
@@ -94,6 +104,11 @@ def _normalize(value: str) -> str:
 # (host, target, request fields, peer address) -> the values the edge decides for some request fields, or
 # None when the request must take the ASGI path (the edge has a cookie to set on it, say)
 Derive = Callable[[bytes, bytes, list[tuple[bytes, bytes]], str], dict[str, str] | None]
+# (method, host, target, status, seconds, cache label, route template, request fields, peer) -> the request id
+# the access line was written with (edge.access_log); called only for a sampled line.
+WireLog = Callable[[str, bytes, bytes, int, float, str, str | None, list[tuple[bytes, bytes]], str], str]
+# (request fields, peer) -> whether the request is to be traced, and so must take the ASGI path.
+TraceGate = Callable[[list[tuple[bytes, bytes]], str], bool]
 
 
 class CacheState(Protocol):
@@ -123,10 +138,20 @@ class WireHits:
         fields: bytes = b"",
         derive: Derive | None = None,
         derived_names: frozenset[str] = frozenset(),
-        stats: RequestStats = REQUESTS,
+        stats: RequestStats | None = REQUESTS,
+        access_sample: float = 0.0,
+        sampled: Callable[[], bool] | None = None,
+        logged: WireLog | None = None,
+        trace_gate: TraceGate | None = None,
     ) -> None:
         self._l1 = l1
-        self._stats = stats
+        self._stats = stats  # None: metrics are off
+        # The access log: the share of answers logged (0.0: off), whether this one is, and what writes the line.
+        self._access_sample = access_sample if logged is not None and sampled is not None else 0.0
+        self._access_sampled: Callable[[], bool] = sampled or _never
+        self._logged = logged
+        # Read by the server protocol before it asks for an answer; None while tracing is off.
+        self.trace_gate = trace_gate
         # Request fields the edge decides itself (the market): Vary on them is matched on the edge's decision.
         self._derive = derive
         self._derived_names = derived_names
@@ -179,8 +204,15 @@ class WireHits:
             lines.append(b"content-length: %d\r\n" % len(body))
         lines.append(b"age: ")
         names = tuple(name for name, _ in response.vary)
-        label = self._stats.route(next((v for k, v in response.headers if k == ROUTE_HEADER), None))
-        cell = self._stats.cell
+        template = next((v for k, v in response.headers if k == ROUTE_HEADER), None)
+        cells: tuple[Cell, ...] = ()
+        if self._stats is not None:
+            label, cell = self._stats.route(template), self._stats.cell
+            cells = tuple(
+                cell(label, method, response.status, cache)
+                for cache in ("l1_hit", "stale")
+                for method in ("GET", "HEAD")
+            )
         ready = _Ready(
             route=route,
             primary_key=primary_key,
@@ -195,11 +227,8 @@ class WireHits:
             derives=any(name in self._derived_names for name in names),
             stale_until=fresh.fresh_until + (0.0 if fresh.strict else fresh.stale_while_revalidate),
             unless_cookies=tuple(f"{name}=".encode("latin-1") for name in unless_cookies),
-            cells=tuple(
-                cell(label, method, response.status, cache)
-                for cache in ("l1_hit", "stale")
-                for method in ("GET", "HEAD")
-            ),
+            cells=cells,
+            template=template,
         )
         if ready.size > self._max_bytes:
             return  # larger than the whole table: the ASGI path keeps answering it
@@ -224,7 +253,7 @@ class WireHits:
         self, target: bytes, headers: list[tuple[bytes, bytes]], *, head: bool, keep_alive: bool, peer: str = ""
     ) -> list[bytes] | None:
         """The response's bytes for a GET or HEAD, or None when the ASGI path must answer it."""
-        started = perf_counter()
+        started = perf_counter() if self._stats is not None or self._access_sample else 0.0
         host = None
         cookies = b""
         for name, value in headers:
@@ -274,16 +303,52 @@ class WireHits:
         if now >= ready.touch_at:
             self._l1.lookup(ready.key)  # keeps a page that is only ever served from here hot in L1
             ready.touch_at = now + 1.0
+        if self._access_sample and self._access_sampled():
+            return self._logged_answer(ready, host, target, headers, head, keep_alive, stale, now, started, peer)
         if stale or not keep_alive:
             outcome = _STALE_TAIL if stale else _HIT_TAIL
             tail = b"%d%s%s%s" % (int(now - ready.age_base), outcome, b"" if keep_alive else _CLOSE, _END)
-            ready.cells[2 * stale + head].observe(perf_counter() - started)
+            if ready.cells:
+                ready.cells[2 * stale + head].observe(perf_counter() - started)
             return [ready.head, tail] if head else [ready.head, tail, ready.body]
         age = int(now - ready.age_base)
         if age != ready.age:
             ready.age, ready.tail = age, b"%d%s%s" % (age, _HIT_TAIL, _END)
-        ready.cells[head].observe(perf_counter() - started)
+        if ready.cells:
+            ready.cells[head].observe(perf_counter() - started)
         return [ready.head, ready.tail] if head else [ready.head, ready.tail, ready.body]
+
+    def _logged_answer(
+        self,
+        ready: _Ready,
+        host: bytes,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        head: bool,
+        keep_alive: bool,
+        stale: bool,
+        now: float,
+        started: float,
+        peer: str,
+    ) -> list[bytes]:
+        """A sampled answer: counted, logged, and told the request id it was logged under."""
+        seconds = perf_counter() - started
+        if ready.cells:
+            ready.cells[2 * stale + head].observe(seconds)
+        status = ready.record.response.status
+        cache = "stale" if stale else "l1_hit"
+        assert self._logged is not None
+        method = "HEAD" if head else "GET"
+        request_id = self._logged(method, host, target, status, seconds, cache, ready.template, headers, peer)
+        outcome = _STALE_TAIL if stale else _HIT_TAIL
+        tail = b"%d%sx-request-id: %s\r\n%s%s" % (
+            int(now - ready.age_base),
+            outcome,
+            request_id.encode("latin-1"),
+            b"" if keep_alive else _CLOSE,
+            _END,
+        )
+        return [ready.head, tail] if head else [ready.head, tail, ready.body]
 
 
 def _vary_matches(

@@ -13,6 +13,7 @@ from connectors import (
     SearchQuery,
     SearchResult,
     Variant,
+    current_tracer,
     minor_unit_exponent,
 )
 from origin.api import Api, api_problem_handlers
@@ -36,10 +37,11 @@ from origin.indexing import reindex
 from origin.markets import MARKET_COOKIE, MARKET_HEADER, MarketResolver
 from origin.media import media_routes
 from origin.metrics import RouteMetrics
+from origin.observability import RequestObservability, build_tracer_provider, log_fields, traced
 from origin.pricing import compute_totals, shipping_price
 from origin.problems import problem
 from origin.purging import EdgePurger, NoPurger, Purger
-from origin.settings import Market, OriginSettings, check_markets, default_markets
+from origin.settings import Market, ObservabilitySettings, OriginSettings, check_markets, default_markets
 from origin.store import Store, build_store
 from origin.webhooks import PAYMENT_TRANSITIONS, WebhookInbox, Webhooks
 
@@ -70,12 +72,14 @@ __all__ = [
     "Money",
     "NoPurger",
     "NotFound",
+    "ObservabilitySettings",
     "OriginSettings",
     "OutOfStockConflict",
     "PaymentFailed",
     "PricedCart",
     "Product",
     "Purger",
+    "RequestObservability",
     "ResourceNotFound",
     "RouteMetrics",
     "SearchHit",
@@ -90,14 +94,18 @@ __all__ = [
     "Webhooks",
     "api_problem_handlers",
     "build_store",
+    "build_tracer_provider",
     "check_markets",
     "cms_tag",
     "compute_totals",
+    "current_tracer",
     "default_markets",
     "health_routes",
+    "log_fields",
     "media_routes",
     "minor_unit_exponent",
     "problem",
     "reindex",
     "shipping_price",
+    "traced",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -100,6 +100,34 @@ def _default_shipping() -> list[ShippingMethod]:
     ]
 
 
+class ObservabilitySettings(_Settings):
+    """`[origin.observability]`: OpenTelemetry traces and the access log of the origin.
+
+    The origin continues the trace of the edge that sent the request (its `traceparent`) and passes it on to
+    every vendor call; the edge is the one that decides whether a trace is recorded, so `sample_ratio` only
+    applies to traces that start here (a request that did not come through an edge).
+    """
+
+    tracing: bool = Field(default=False, description="OpenTelemetry traces; off: no tracing work on any request")
+    otlp_endpoint: AnyHttpUrl | None = Field(
+        default=None, description='OTLP/HTTP (protobuf) traces endpoint, e.g. "http://collector:4318/v1/traces"'
+    )
+    sample_ratio: float = Field(default=1.0, ge=0, le=1, description="share of traces started here that are recorded")
+    service_name: str = Field(default="edgeshop-origin", min_length=1, description="service.name of the spans")
+    trusted_peers: list[IPv4Network | IPv6Network] | None = Field(
+        default=None,
+        description="peers whose traceparent and X-Request-Id are continued; none: every peer (the origin is "
+        "reached only through its edges)",
+    )
+    access_log: bool = Field(default=False, description="one edgeshop.access line per request")
+
+    @model_validator(mode="after")
+    def _exported(self) -> ObservabilitySettings:
+        if self.tracing and self.otlp_endpoint is None:
+            raise ValueError('tracing needs otlp_endpoint, e.g. "http://collector:4318/v1/traces"')
+        return self
+
+
 class OriginSettings(_Settings):
     host: str = "127.0.0.1"
     port: int = Field(default=8788, ge=1, le=65535)
@@ -126,6 +154,7 @@ class OriginSettings(_Settings):
     content_poll_seconds: float = Field(
         default=2.0, ge=0, description="built-in CMS: how often edited content files are looked for (0: never)"
     )
+    observability: ObservabilitySettings = ObservabilitySettings()
 
 
 def check_markets(markets: list[Market], default_market: str) -> None:

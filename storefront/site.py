@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from origin import MARKET_HEADER, PRIVATE_NO_STORE, CategoryNode, Market, Store
+from origin import MARKET_HEADER, PRIVATE_NO_STORE, CategoryNode, Market, Store, traced
 from storefront.cookies import CartCookie, SegmentCookie
 from storefront.csrf import CsrfTokens
 from storefront.formatting import formatter
@@ -99,6 +99,11 @@ class Site:
             **values,
         }
 
+    def render(self, template: str, context: dict[str, Any]) -> bytes:
+        """The template rendered, as a span of the request's trace when it is traced (`render <template>`)."""
+        with traced(f"render {template}", {"edgeshop.template": template}):
+            return self.theme.render(template, context)
+
     async def shared(
         self,
         request: Request,
@@ -112,7 +117,7 @@ class Site:
         **values: Any,
     ) -> Response:
         """`vary`: the edge-decided request fields (segment, experiment arms) this page reads besides the market."""
-        body = self.theme.render(template, await self.context(request, market, status_code, canonical, values))
+        body = self.render(template, await self.context(request, market, status_code, canonical, values))
         return self.store.responses.shared(
             request, body, media_type=HTML, keys=keys, status_code=status_code, esi=True, vary=vary
         )
@@ -129,7 +134,7 @@ class Site:
     ) -> Response:
         """One shopper's page: never stored by a shared cache, and never indexed (`noindex`)."""
         values["noindex"] = True
-        body = self.theme.render(template, await self.context(request, market, status_code, canonical, values))
+        body = self.render(template, await self.context(request, market, status_code, canonical, values))
         return self.store.responses.private(body, media_type=HTML, status_code=status_code, esi=True)
 
     async def not_found(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 import httpx
+from opentelemetry.trace import TracerProvider
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,6 +29,7 @@ from origin import (
     ContentWatcher,
     EdgePurger,
     MarketResolver,
+    RequestObservability,
     RouteMetrics,
     SqliteCartStore,
     Store,
@@ -36,6 +38,7 @@ from origin import (
     Webhooks,
     api_problem_handlers,
     build_store,
+    build_tracer_provider,
     health_routes,
     media_routes,
     reindex,
@@ -139,9 +142,21 @@ def edge_purger(loaded: LoadedConfig, edge_url: str | None = None) -> EdgePurger
     return EdgePurger(httpx.AsyncClient(), base + "/_edge/purge", edge.purge_token.get_secret_value())
 
 
-def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None, edge_url: str | None = None) -> Starlette:
+def build_origin_app(
+    loaded: LoadedConfig,
+    *,
+    store: Store | None = None,
+    edge_url: str | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Starlette:
+    """`tracer_provider`: where spans go (tests: an in-memory exporter; the caller shuts it down), instead of the
+    provider built from `[origin.observability]` when tracing is on."""
     store = store or build_store_from_config(loaded, edge_url=edge_url)
     api = Api(store)
+    observability = loaded.config.origin.observability
+    own_provider = tracer_provider is None and observability.tracing
+    if own_provider:
+        tracer_provider = build_tracer_provider(observability, region=loaded.config.edge.region)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -162,6 +177,9 @@ def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None, edge_u
             if watcher is not None:
                 await watcher.stop()
             await store.aclose()
+            shutdown = getattr(tracer_provider, "shutdown", None) if own_provider else None
+            if shutdown is not None:
+                await anyio.to_thread.run_sync(shutdown)  # the last spans, sent without blocking the loop
 
     webhooks = Webhooks(store.connectors, store.events, WebhookInbox(str(loaded.data_dir / "webhooks.sqlite3")))
     # The project's templates, static files and built assets (wrangler-py build), resolved once for this app.
@@ -179,7 +197,11 @@ def build_origin_app(loaded: LoadedConfig, *, store: Store | None = None, edge_u
             **api_problem_handlers(),
             **storefront_exception_handlers(store, loaded.config.storefront, theme=theme),
         },
-        # Counts requests by route template and names the template to the edge (X-Edgeshop-Route).
-        middleware=[Middleware(RouteMetrics)],
+        middleware=[
+            # Request ids, the request's trace (continued from the edge) and the access log, around everything.
+            Middleware(RequestObservability, settings=observability, tracer_provider=tracer_provider),
+            # Counts requests by route template and names the template to the edge (X-Edgeshop-Route).
+            Middleware(RouteMetrics),
+        ],
         lifespan=lifespan,
     )

@@ -57,6 +57,10 @@ class CartService:
         self._markets = markets
         self._settings = settings
 
+    async def reachable(self) -> None:
+        """One read of the cart store (of a cart that never exists), for readiness: raises when it cannot answer."""
+        await self._store.get("readiness-probe")
+
     def market_of(self, cart: Cart) -> Market:
         return self.market_by_id(cart.market)
 

@@ -204,5 +204,5 @@ class CartPages:
         """The header's cart count; the edge stitches it into shared pages, or a small script fetches it."""
         cart = await self.current(request)
         count = sum(line.quantity for line in cart.lines) if cart is not None else 0
-        body = self.site.theme.render("fragments/cart_badge.html", {"count": count})
+        body = self.site.render("fragments/cart_badge.html", {"count": count})
         return self.store.responses.private(body, media_type=HTML)

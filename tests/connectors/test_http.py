@@ -7,10 +7,14 @@ from email.utils import formatdate
 import httpx
 import pytest
 import respx
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import SpanKind, StatusCode, set_span_in_context
 from prometheus_client import REGISTRY
 
+from connectors import with_tracer
 from connectors.errors import VendorMisconfigured, VendorTimeout, VendorUnavailable
 from connectors.http import VENDOR_ERRORS, CircuitBreaker, VendorClient, VendorHttpSettings, retry_after_seconds
+from tests.spans import Recorder, hex_span, hex_trace, parent_of, traceparent_parts
 
 BASE = "https://api.vendor.test"
 
@@ -184,3 +188,39 @@ async def test_logs_never_carry_keys_tokens_or_bodies(caplog: pytest.LogCaptureF
     assert "acme" in logged  # it did log the failures
     for secret in ("sk_test", "tok_secret_query", "4242424242424242", "key-1"):
         assert secret not in logged
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_within_a_traced_request_each_attempt_is_a_span_the_vendor_continues() -> None:
+    route = respx.get(f"{BASE}/things").mock(side_effect=[httpx.Response(503), httpx.Response(200, json={})])
+    recorder = Recorder()
+    tracer = recorder.provider.get_tracer("test")
+    vendor, _ = client()
+    with tracer.start_as_current_span("request") as request_span:
+        token = attach(with_tracer(tracer, set_span_in_context(request_span)))
+        try:
+            await vendor.request("GET", "/things?token=abc", call="list")
+        finally:
+            detach(token)
+    first, second = (span for span in recorder.spans() if span.name == "acme list")
+    assert first.kind is SpanKind.CLIENT and {parent_of(first), parent_of(second)} == {
+        hex_span(recorder.named("request"))
+    }
+    assert first.attributes is not None and second.attributes is not None
+    assert (first.attributes["edgeshop.vendor.attempt"], first.attributes["edgeshop.vendor.outcome"]) == (1, "http_503")
+    assert first.attributes["http.response.status_code"] == 503 and first.status.status_code is StatusCode.ERROR
+    assert (second.attributes["edgeshop.vendor.attempt"], second.attributes["edgeshop.vendor.outcome"]) == (2, "ok")
+    assert second.attributes["server.address"] == "api.vendor.test" and "url.full" not in second.attributes
+    for call, span in zip(route.calls, (first, second), strict=True):
+        trace_id, parent_id, _ = traceparent_parts(call.request.headers["traceparent"])
+        assert (trace_id, parent_id) == (hex_trace(span), hex_span(span))
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_outside_a_traced_request_nothing_is_added() -> None:
+    route = respx.get(f"{BASE}/things").mock(return_value=httpx.Response(200, json={}))
+    vendor, _ = client()
+    await vendor.request("GET", "/things", call="list")
+    assert "traceparent" not in route.calls[0].request.headers

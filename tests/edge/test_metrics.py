@@ -312,6 +312,29 @@ async def test_the_edges_own_endpoints_have_fixed_route_labels(make_edge: Callab
 
 
 @pytest.mark.anyio
+async def test_the_probes_under_their_plain_names_are_the_edges_too(make_edge: Callable[..., EdgeApp]) -> None:
+    async with client_of(make_edge()) as edge:
+        before = await scrape(edge)
+        await edge.get("/healthz")
+        await edge.get("/readyz")
+        after = await scrape(edge)
+    for path in ("/healthz", "/readyz"):
+        assert delta(before, after, REQUESTS, route=path, method="GET", status="2xx", cache="pass") == 1
+    assert delta(before, after, "edgeshop_origin_requests_total") == 0  # neither reached the origin
+
+
+@pytest.mark.anyio
+async def test_with_metrics_off_the_edge_counts_nothing(make_edge: Callable[..., EdgeApp]) -> None:
+    async with client_of(make_edge()) as counting, client_of(make_edge(observability={"metrics": False})) as quiet:
+        before = await scrape(counting)
+        for _ in range(3):
+            assert (await quiet.get("/p/quiet")).status_code == 200
+        after = await scrape(counting)
+    assert delta(before, after, REQUESTS, route=PRODUCT) == 0
+    assert delta(before, after, "edgeshop_origin_requests_total", route=PRODUCT) == 1  # the origin still counts
+
+
+@pytest.mark.anyio
 async def test_a_thousand_paths_under_one_template_add_no_series(make_edge: Callable[..., EdgeApp]) -> None:
     async with client_of(make_edge()) as edge:
         for number in range(3):

@@ -195,3 +195,39 @@ def test_within_stale_while_revalidate_it_answers_stale_only_while_a_refresh_run
     strict = record(cache_control="public, s-maxage=10, must-revalidate, stale-while-revalidate=60", age_at_store=20)
     wire, _ = wire_with(strict, refreshing)
     assert wire.answer(b"/p", PLAIN, head=False, keep_alive=True) is None  # RFC 9111 §5.2.2.2
+
+
+def test_with_metrics_off_a_hit_is_answered_the_same_and_counted_nowhere() -> None:
+    stored = record()
+    l1 = MemoryStore(2**20)
+    asyncio.run(l1.set("k", stored, time.time()))
+    counted, silent = WireHits(l1, 2**20, FakeCache()), WireHits(l1, 2**20, FakeCache(), stats=None)
+    for wire in (counted, silent):
+        wire.remember(HOST, b"/p", "p", "k", stored)
+    answers = [wire.answer(b"/p", PLAIN, head=False, keep_alive=True) for wire in (counted, silent)]
+    assert answers[0] == answers[1] and answers[0] is not None
+    assert silent._ready[HOST + b" /p"][0].cells == ()
+
+
+def test_a_sampled_access_line_is_written_and_its_request_id_sent() -> None:
+    stored = record()
+    l1 = MemoryStore(2**20)
+    asyncio.run(l1.set("k", stored, time.time()))
+    logged: list[tuple[object, ...]] = []
+
+    def log(*line: object) -> str:
+        logged.append(line)
+        return "req-7"
+
+    draws = iter([True, False])
+    wire = WireHits(l1, 2**20, FakeCache(), access_sample=0.5, sampled=lambda: next(draws), logged=log)
+    wire.remember(HOST, b"/p", "p", "k", stored)
+    sampled = wire.answer(b"/p?q=1", PLAIN, head=False, keep_alive=True)
+    assert sampled is None  # another target: not this entry, and nothing logged for it
+    sampled = wire.answer(b"/p", PLAIN, head=True, keep_alive=True)
+    unsampled = wire.answer(b"/p", PLAIN, head=False, keep_alive=True)
+    assert sampled is not None and unsampled is not None
+    assert b"x-request-id: req-7\r\n" in b"".join(sampled) and b"x-request-id" not in b"".join(unsampled)
+    assert b"".join(sampled).endswith(b"\r\n\r\n")  # HEAD: the fields and no body
+    [(method, host, target, status, _seconds, cache, route, headers, _peer)] = logged
+    assert (method, host, target, status, cache, route, headers) == ("HEAD", HOST, b"/p", 200, "l1_hit", None, PLAIN)
