@@ -40,8 +40,9 @@ class AccessLog:
         trace_id: str | None,
     ) -> None:
         duration_ms = round(seconds * 1000, 3)
-        fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms, "cache": cache,
-                  "route": route, "market": market or None, "region": region, "request_id": request_id,
+        # `service` too: a hit answered below ASGI has no request context to say it, and `dev` runs both apps.
+        fields = {"service": "edge", "method": method, "path": path, "status": status, "duration_ms": duration_ms,
+                  "cache": cache, "route": route, "market": market or None, "region": region, "request_id": request_id,
                   "trace_id": trace_id}  # fmt: skip
         log.info("%s %s %d %s %.1fms", method, path, status, cache, duration_ms, extra=fields)
 

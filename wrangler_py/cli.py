@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 from pydantic import SecretStr
@@ -24,16 +25,61 @@ from wrangler_py.secrets import add_secret_parser, load_with_secret_file
 from wrangler_py.status import add_status_parser
 from wrangler_py.tail import LOGS_FOLDER, add_tail_parser
 
+if TYPE_CHECKING:
+    from edge import EdgeSettings
+
 
 def _load(args: argparse.Namespace) -> LoadedConfig:
     return load_config(Path(args.config), env=getattr(args, "env", None))
 
 
 def _logging(args: argparse.Namespace, service: str, region: str | None, log_dir: Path | None = None) -> None:
-    """The process's log handlers: `--log-format` on stderr and, for dev processes, JSON lines for `tail`."""
+    """The process's log handlers: `--log-format` on stderr and, for dev processes, JSON lines for `tail`; each
+    line carries the fields of the request being served (request id, trace id, market, route)."""
+    import edge
+    import origin
     from wrangler_py.logs import configure_logging
 
-    configure_logging(service, region=region, level=args.log_level, fmt=args.log_format, log_dir=log_dir)
+    providers = {"edge": [edge.log_fields], "origin": [origin.log_fields]}.get(
+        service, [edge.log_fields, origin.log_fields]
+    )
+    configure_logging(
+        service, region=region, level=args.log_level, fmt=args.log_format, log_dir=log_dir, providers=providers
+    )
+
+
+def _access_sample(args: argparse.Namespace) -> float | None:
+    """The edge's access-log share from --access-log (every request) or --access-log-sample; None: as configured."""
+    sample: float | None = getattr(args, "access_log_sample", None)
+    return 1.0 if args.access_log and sample is None else sample
+
+
+def _edge_access_log(settings: EdgeSettings, args: argparse.Namespace) -> EdgeSettings:
+    sample = _access_sample(args)
+    if sample is None:
+        return settings
+    observability = settings.observability.model_copy(update={"access_log_sample": sample})
+    return settings.model_copy(update={"observability": observability})
+
+
+def _origin_access_log(loaded: LoadedConfig, args: argparse.Namespace) -> LoadedConfig:
+    if not args.access_log:
+        return loaded
+    cfg = loaded.config
+    observability = cfg.origin.observability.model_copy(update={"access_log": True})
+    origin = cfg.origin.model_copy(update={"observability": observability})
+    return dataclasses.replace(loaded, config=cfg.model_copy(update={"origin": origin}))
+
+
+def _sample(text: str) -> float:
+    """argparse type: a share of requests."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a share of requests from 0 to 1, e.g. 0.01")
+    return value
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -175,7 +221,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         cfg = _load(args).config
         return run_all(
             Path(args.config), names, host=args.host or cfg.edge.host, port=args.port or cfg.edge.port,
-            log_level=args.log_level,
+            log_level=args.log_level, access_log_sample=_access_sample(args) or 0.0,
         )  # fmt: skip
 
     import uvicorn
@@ -190,11 +236,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
         token = SecretStr(secrets.token_urlsafe(24))
         edge = loaded.config.edge.model_copy(update={"purge_token": token})
         loaded = dataclasses.replace(loaded, config=loaded.config.model_copy(update={"edge": edge}))
+    loaded = _origin_access_log(loaded, args)
     cfg = loaded.config
     _logging(args, "dev", cfg.edge.region, loaded.data_dir / LOGS_FOLDER)
     origin_port = args.origin_port or cfg.origin.port
     edge_port = args.port or cfg.edge.port
     settings = edge_settings(loaded).model_copy(update={"origin": f"http://{cfg.origin.host}:{origin_port}"})
+    settings = _edge_access_log(settings, args)
     servers = [
         uvicorn.Server(
             uvicorn.Config(
@@ -202,7 +250,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 host=cfg.origin.host,
                 port=origin_port,
                 log_level=args.log_level,
-                access_log=args.access_log,
+                access_log=False,  # ours (edgeshop.access) knows the route and request id and drops query strings
                 log_config=None,
                 lifespan="on",
                 timeout_graceful_shutdown=int(cfg.origin.shutdown_grace_seconds),
@@ -214,7 +262,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 host=args.host or cfg.edge.host,
                 port=edge_port,
                 log_level=args.log_level,
-                access_log=args.access_log,
                 log_config=None,
             )
         ),
@@ -244,13 +291,13 @@ def cmd_edge(args: argparse.Namespace) -> int:
     _logging(args, "edge", loaded.config.edge.region if loaded is not None else None)
     settings = edge_settings(loaded, generate_secret=False) if loaded is not None else EdgeSettings()
     settings = settings.model_copy(update={"origin": args.origin, "port": args.port or settings.port})
+    settings = _edge_access_log(settings, args)
     print(f"edge: http://{args.host or settings.host}:{settings.port}/ -> {args.origin}", flush=True)
     config = server_config(
         EdgeApp(settings, project_dir=loaded.project_dir if loaded is not None else None),
         host=args.host or settings.host,
         port=settings.port,
         log_level=args.log_level,
-        access_log=args.access_log,
         log_config=None,
     )
     uvicorn.Server(config).run()
@@ -263,7 +310,7 @@ def cmd_origin(args: argparse.Namespace) -> int:
 
     from wrangler_py.apps import build_origin_app
 
-    loaded = _load(args)
+    loaded = _origin_access_log(_load(args), args)
     cfg = loaded.config
     host, port = args.host or cfg.origin.host, args.port or cfg.origin.port
     _logging(args, "origin", cfg.edge.region)
@@ -274,7 +321,7 @@ def cmd_origin(args: argparse.Namespace) -> int:
             host=host,
             port=port,
             log_level=args.log_level,
-            access_log=args.access_log,
+            access_log=False,  # ours (edgeshop.access) knows the route and request id and drops query strings
             log_config=None,
             lifespan="on",
             # SIGTERM (a rolling deploy): stop accepting, finish what is in flight, within a bound.
@@ -370,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--origin-port", type=int, default=None, help="origin port (default: origin.port)")
     dev.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     dev.add_argument("--log-format", default="text", choices=["text", "json"], help=log_format_help)
-    dev.add_argument("--access-log", action="store_true", help="log every request")
+    dev.add_argument("--access-log", action="store_true", help="an edgeshop.access line per request, edge and origin")
+    dev.add_argument("--access-log-sample", type=_sample, default=None, metavar="R", help="the edge logs this share")
     dev.add_argument(
         "--regions", default=None, help="several regions as real processes behind a front door: us-east,eu-west"
     )
@@ -381,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     origin.add_argument("--port", type=int, default=None, help="port (default: origin.port)")
     origin.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     origin.add_argument("--log-format", default="json", choices=["text", "json"], help=log_format_help)
-    origin.add_argument("--access-log", action="store_true", help="log every request")
+    origin.add_argument("--access-log", action="store_true", help="an edgeshop.access line per request")
     origin.set_defaults(func=cmd_origin)
 
     purge = sub.add_parser("purge", parents=[with_env], help="purge the edge cache by tag or URL (every node)")
@@ -398,7 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--port", type=int, default=None)
     edge.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     edge.add_argument("--log-format", default="json", choices=["text", "json"], help=log_format_help)
-    edge.add_argument("--access-log", action="store_true", help="log every request (off: it costs hit throughput)")
+    edge.add_argument("--access-log", action="store_true", help="an edgeshop.access line per request")
+    edge.add_argument(
+        "--access-log-sample", type=_sample, default=None, metavar="R", help="log this share of requests (0.01)"
+    )
     edge.set_defaults(func=cmd_edge)
 
     add_build_parser(sub, [with_env])

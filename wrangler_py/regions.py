@@ -58,6 +58,7 @@ class Plan:
     config: str  # the wrangler.toml every process loads
     regions: list[RegionPlan]
     homes: dict[str, str]  # market id -> home region
+    access_log_sample: float = 0.0  # `dev --regions --access-log`: the edges log this share, the origins all
 
     def region(self, name: str) -> RegionPlan:
         return next(region for region in self.regions if region.name == name)
@@ -68,7 +69,8 @@ class Plan:
     @classmethod
     def load(cls, path: Path) -> Plan:
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return cls(raw["config"], [RegionPlan(**region) for region in raw["regions"]], raw["homes"])
+        regions = [RegionPlan(**region) for region in raw["regions"]]
+        return cls(raw["config"], regions, raw["homes"], float(raw.get("access_log_sample", 0.0)))
 
 
 def free_port() -> int:
@@ -109,10 +111,14 @@ def make_plan(config_path: Path, names: list[str]) -> Plan:
 
 def _logging(service: str, region: str, data_dir: Path) -> None:
     """Warnings on the shared terminal; everything in the region's JSON log file, for `wrangler-py tail`."""
+    import edge
+    import origin
     from wrangler_py.logs import configure_logging
     from wrangler_py.tail import LOGS_FOLDER
 
-    configure_logging(service, region=region, level="info", console_level="warning", log_dir=data_dir / LOGS_FOLDER)
+    provider = edge.log_fields if service == "edge" else origin.log_fields
+    configure_logging(service, region=region, level="info", console_level="warning", log_dir=data_dir / LOGS_FOLDER,
+                      providers=[provider])  # fmt: skip
 
 
 def run_origin(plan: Plan, name: str) -> None:
@@ -130,9 +136,13 @@ def run_origin(plan: Plan, name: str) -> None:
     edge = cfg.edge.model_copy(update={"purge_token": SecretStr(os.environ[PURGE_TOKEN_ENV])})
     # One shop, one secret: a segment cookie signed in one region is verified by every region's edge.
     shared_secret = SecretStr(secret_key(loaded).decode())
-    origin = cfg.origin.model_copy(
-        update={"port": region.origin_port, "data_dir": data_dir, "secret_key": shared_secret}
+    observability = cfg.origin.observability.model_copy(
+        update={"access_log": plan.access_log_sample > 0 or cfg.origin.observability.access_log}
     )
+    origin = cfg.origin.model_copy(
+        update={"port": region.origin_port, "data_dir": data_dir, "secret_key": shared_secret,
+                "observability": observability}
+    )  # fmt: skip
     loaded = replace(loaded, config=cfg.model_copy(update={"origin": origin, "edge": edge}))
     app = build_origin_app(loaded, edge_url=region.edge_url)
     uvicorn.run(app, host="127.0.0.1", port=region.origin_port, log_level="warning", log_config=None, lifespan="on")
@@ -164,6 +174,9 @@ def run_edge(plan: Plan, name: str) -> None:
             "redis_prefix": base.redis_prefix or "dev-regions:",
         }
     )
+    if plan.access_log_sample > 0:
+        observability = settings.observability.model_copy(update={"access_log_sample": plan.access_log_sample})
+        settings = settings.model_copy(update={"observability": observability})
     _logging("edge", name, loaded.data_dir)
     app = EdgeApp(settings, project_dir=loaded.project_dir)
     uvicorn.Server(server_config(app, host="127.0.0.1", port=region.edge_port, log_config=None)).run()
@@ -192,7 +205,9 @@ def die_with_parent(parent: int) -> None:
         raise SystemExit(f"wrangler_py.regions: the dev runner (pid {parent}) is gone; not starting")
 
 
-def run_all(config_path: Path, names: list[str], *, host: str, port: int, log_level: str) -> int:
+def run_all(
+    config_path: Path, names: list[str], *, host: str, port: int, log_level: str, access_log_sample: float = 0.0
+) -> int:
     """Start every region's origin and edge, and the front door in this process; Ctrl-C stops them all."""
     import uvicorn
 
@@ -200,7 +215,7 @@ def run_all(config_path: Path, names: list[str], *, host: str, port: int, log_le
     from wrangler_py.config import load_config
     from wrangler_py.front_door import FrontDoor
 
-    plan = make_plan(config_path, names)
+    plan = replace(make_plan(config_path, names), access_log_sample=access_log_sample)
     loaded = load_config(config_path)
     secret_key(loaded)  # made here, once, before the regions' processes all read it
     run_dir = loaded.data_dir / "regions"

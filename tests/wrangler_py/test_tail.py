@@ -5,11 +5,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.conftest import free_port, write_config
 from wrangler_py.tail import LineFilter, LogFollower, format_line, parse_status_filter, tail
 
 
@@ -98,3 +103,50 @@ def test_tail_prints_compact_lines_until_stopped(tmp_path: Path) -> None:
     expected = "10:00:00.123 edge/us-east     INFO    GET /p/tent 200 1.5ms HIT market=eu trace=0af76519\n"
     assert out.getvalue() == expected
     assert format_line({"msg": "purge applied", "level": "info", "service": "edge"}).endswith("INFO    purge applied")
+
+
+def test_tail_follows_a_live_dev_store_s_access_log(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "store", seed_products=5)
+    edge_port, origin_port = free_port(), free_port()
+    log = (tmp_path / "dev.log").open("w")
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "wrangler_py.cli", "--config", str(config), "dev", "--port", str(edge_port),
+         "--origin-port", str(origin_port), "--access-log"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        edge = f"http://127.0.0.1:{edge_port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(edge + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert dev.poll() is None and time.monotonic() < deadline, (tmp_path / "dev.log").read_text()
+            time.sleep(0.1)
+        for _ in range(2):
+            assert httpx.get(edge + "/c/tents?utm_source=mail&token=CANARY-query-token", timeout=10).status_code == 200
+        assert httpx.get(edge + "/p/no-such-product", timeout=10).status_code == 404
+        time.sleep(0.3)  # the handlers write as the responses go out
+
+        out = io.StringIO()
+        folder = config.parent / "data" / "logs"
+        tail(folder, LineFilter(paths=("/c/*", "/p/*")), out=out, as_json=True, from_start=True, stop=lambda: True)
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        at_edge = [line for line in lines if line.get("service") == "edge"]
+        assert [(line["path"], line["status"]) for line in at_edge] == [
+            ("/c/tents", 200), ("/c/tents", 200), ("/p/no-such-product", 404)
+        ]  # fmt: skip
+        assert [line["cache"] for line in at_edge] == ["miss", "l1_hit", "miss"]  # the hit answered below ASGI
+        assert [line["route"] for line in at_edge] == ["/c/{slug}", "/c/{slug}", "/p/{handle}"]
+        assert all(line.get("request_id") for line in lines)
+        assert "CANARY-query-token" not in (folder / "dev.jsonl").read_text(encoding="utf-8")
+
+        only_404 = io.StringIO()
+        tail(folder, LineFilter(statuses=("4xx",)), out=only_404, from_start=True, stop=lambda: True)
+        assert only_404.getvalue() and all(" 404 " in line for line in only_404.getvalue().splitlines())
+    finally:
+        dev.terminate()
+        dev.wait(timeout=20)
+        log.close()
