@@ -19,7 +19,7 @@ from connectors import (
 from origin.api import Api, api_problem_handlers
 from origin.carts import MAX_QUANTITY, Cart, PricedCart, SqliteCartStore
 from origin.catalog import CategoryNode
-from origin.checkout import MAX_PAYMENT_TOKEN, AlreadyOrdered, CheckoutBody
+from origin.checkout import MAX_PAYMENT_TOKEN, AlreadyOrdered, CheckoutBody, luhn_valid
 from origin.content_watch import ContentWatcher, VersionedContent
 from origin.errors import (
     Conflict,
@@ -102,6 +102,7 @@ __all__ = [
     "default_markets",
     "health_routes",
     "log_fields",
+    "luhn_valid",
     "media_routes",
     "minor_unit_exponent",
     "problem",

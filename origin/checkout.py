@@ -64,7 +64,8 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
 _DIGIT_RUN = re.compile(r"\d[\d .\-_/]{11,40}\d")
 
 
-def _luhn_valid(digits: str) -> bool:
+def luhn_valid(digits: str) -> bool:
+    """The payment-card check digit (ISO/IEC 7812) holds: a run of digits that may be a card number."""
     total = 0
     for position, char in enumerate(reversed(digits)):
         digit = int(char)
@@ -78,7 +79,7 @@ def looks_like_card_number(value: str) -> bool:
     """A run of 13-19 digits passing the Luhn check, however it is separated (spaces, dots, dashes)."""
     for run in _DIGIT_RUN.findall(value):
         digits = re.sub(r"\D", "", run)
-        if 13 <= len(digits) <= 19 and _luhn_valid(digits):
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
             return True
     return False
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from origin import luhn_valid
+
 LogFormat = Literal["json", "text"]
 ContextProvider = Callable[[], Mapping[str, Any] | None]
 
@@ -63,19 +65,9 @@ _CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
 def _card(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group())
-    return "[redacted-card]" if _luhn(digits) else match.group()
+    return "[redacted-card]" if luhn_valid(digits) else match.group()
 
 
 def scrub(text: str) -> str:
