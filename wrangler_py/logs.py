@@ -70,6 +70,15 @@ def _card(match: re.Match[str]) -> str:
     return "[redacted-card]" if luhn_valid(digits) else match.group()
 
 
+# C0 and C1 controls and DEL: a path a shopper chose must not move a terminal's cursor or forge a log line.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as visible escapes (`\x1b`), for text meant for a terminal."""
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def scrub(text: str) -> str:
     """`text` with credentials, vendor keys, card numbers and e-mail local parts masked."""
     for pattern, replacement in _SCRUBBERS:
@@ -123,13 +132,13 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """The human format for a terminal, scrubbed like the JSON one."""
-
-    def __init__(self) -> None:
-        super().__init__("%(levelname)s %(name)s: %(message)s")
+    """The human format for a terminal, scrubbed like the JSON one; the message's control characters escaped."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return scrub(super().format(record))
+        line = f"{record.levelname} {record.name}: {escape_controls(scrub(record.getMessage()))}"
+        if record.exc_info:
+            line += "\n" + scrub(self.formatException(record.exc_info))  # a traceback's own lines stay lines
+        return line
 
 
 def log_file(log_dir: Path, service: str, region: str | None) -> Path:
@@ -189,6 +198,7 @@ __all__ = [
     "LogFormat",
     "TextFormatter",
     "configure_logging",
+    "escape_controls",
     "log_file",
     "scrub",
     "scrub_value",

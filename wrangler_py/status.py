@@ -25,6 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 HIT_RESULTS = frozenset({"l1_hit", "l2_hit", "stale"})
 NOT_LOOKUPS = frozenset({"pass"})
 BREAKER_STATES = {0: "closed", 1: "open", 2: "half-open"}
+# Route labels of health probes, metric scrapes and purges: operators', not shoppers', traffic.
+OPERATOR_ROUTES = frozenset({"/metrics", "/healthz", "/readyz", "/_edge/healthz", "/_edge/readyz", "/_edge/purge"})
 _TIMEOUT = httpx.Timeout(2.0)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -60,6 +62,7 @@ class RegionStatus:
     errors_5xx: float | None = None
     breakers: dict[str, str] = field(default_factory=dict)  # origin region (or origin) -> state, the edge's view
     vendors: dict[str, str] = field(default_factory=dict)  # vendor -> breaker state, the origin's view
+    since_start: bool = True  # False: figures over the interval since the previous scrape
 
 
 def parse_samples(text: str) -> Samples:
@@ -84,16 +87,25 @@ def _sum(samples: Samples, name: str, **match: frozenset[str] | str) -> float:
     return total
 
 
+def _family(name: str) -> str:
+    for suffix in ("_bucket", "_count", "_sum", "_total", "_created"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def _minus(now: Samples, before: Samples | None) -> Samples:
-    """Counters and histogram buckets over an interval; a restarted process (a counter that went down) counts
-    from its restart."""
+    """Counters and histogram buckets over an interval. A family with any series that went down belongs to a
+    restarted process: it counts from the restart, whole, so its buckets stay a histogram."""
     if before is None:
         return now
-    out: Samples = {}
-    for key, value in now.items():
-        previous = before.get(key, 0.0)
-        out[key] = value - previous if value >= previous else value
-    return out
+    restarted = {_family(name) for (name, labels), value in now.items() if value < before.get((name, labels), 0.0)}
+    return {key: value if _family(key[0]) in restarted else value - before.get(key, 0.0) for key, value in now.items()}
+
+
+def shopper_traffic(samples: Samples) -> Samples:
+    """Without the operators' own requests (probes, scrapes, purges): `status` must not count itself."""
+    return {key: value for key, value in samples.items() if dict(key[1]).get("route") not in OPERATOR_ROUTES}
 
 
 def quantile(samples: Samples, name: str, q: float) -> float | None:
@@ -166,8 +178,11 @@ def summarize(
     target: Target, edge: Scrape | None, origin: Scrape | None, before: Mapping[str, Samples] | None = None
 ) -> RegionStatus:
     status = RegionStatus(target.region, _state(edge), _state(origin))
+    earlier = before or {}
+    urls = [scraped.url for scraped in (edge, origin) if scraped is not None and scraped.samples]
+    status.since_start = not urls or any(url not in earlier for url in urls)
     if edge is not None and edge.samples:
-        samples = _minus(edge.samples, (before or {}).get(edge.url))
+        samples = shopper_traffic(_minus(edge.samples, earlier.get(edge.url)))
         status.requests = _sum(samples, "edgeshop_edge_requests_total")
         lookups = sum(
             value for (name, labels), value in samples.items()
@@ -181,7 +196,7 @@ def summarize(
         status.errors_5xx = errors / status.requests if status.requests else None
         status.breakers = _gauges(edge.samples, "edgeshop_edge_origin_breaker_state", "region")
     if origin is not None and origin.samples:
-        samples = _minus(origin.samples, (before or {}).get(origin.url))
+        samples = shopper_traffic(_minus(origin.samples, earlier.get(origin.url)))
         p99 = quantile(samples, "edgeshop_origin_request_duration_seconds", 0.99)
         status.origin_p99_ms = None if p99 is None else p99 * 1000
         status.vendors = _gauges(origin.samples, "edgeshop_vendor_breaker_state", "vendor")
@@ -290,18 +305,24 @@ def cmd_status(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if args.json:
                 print(json.dumps([asdict(row) for row in rows]), file=out, flush=True)
             else:
-                span = f"last {args.watch:g}s" if before is not None else "since each process started"
+                interval = [row for row in rows if not row.since_start]
+                span = f"last {args.watch:g}s" if interval else "since each process started"
                 if args.watch and out.isatty():
                     print("\x1b[H\x1b[2J", end="", file=out)
                 print(f"{config.name} ({span})", file=out)
                 print(render_table(rows), file=out)
+                if interval:
+                    for row in rows:
+                        if row.since_start:
+                            print(f"  {row.region}: since its processes started (no earlier scrape)", file=out)
                 for url, scraped in scrapes.items():
                     if scraped.error:
                         print(f"  {url}: {scraped.error}", file=out)
                 out.flush()
             if not args.watch:
                 break
-            before = {url: scraped.samples for url, scraped in scrapes.items()}
+            # Only what answered: after a failed scrape the next figures are since start, and say so.
+            before = {url: scraped.samples for url, scraped in scrapes.items() if scraped.samples}
             time.sleep(args.watch)
     except KeyboardInterrupt:
         pass

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from wrangler_py.logs import LOG_FILE_SUFFIX
+from wrangler_py.logs import LOG_FILE_SUFFIX, escape_controls
 
 LOGS_FOLDER = "logs"  # under the origin's data_dir
 
@@ -89,6 +89,8 @@ class LogFollower:
             except FileNotFoundError:
                 continue
             known = self._files.get(path)
+            if known is not None and known.inode != stat.st_ino:
+                yield from self._drain_rotated(known)
             if known is None or known.inode != stat.st_ino or stat.st_size < known.offset:
                 # New, rotated (a new file under the old name) or truncated: read it from its start, except for
                 # files already there when tail started, unless asked to replay them.
@@ -99,8 +101,18 @@ class LogFollower:
             yield from self._read(known)
         self._first_scan = False
 
-    def _read(self, followed: _Followed) -> Iterator[dict[str, Any]]:
-        with followed.path.open("rb") as handle:
+    def _drain_rotated(self, followed: _Followed) -> Iterator[dict[str, Any]]:
+        """What was written to a file after our last read and before it rolled over to `<name>.1`."""
+        rotated = followed.path.with_name(followed.path.name + ".1")
+        try:
+            if rotated.stat().st_ino != followed.inode:
+                return
+        except FileNotFoundError:
+            return
+        yield from self._read(followed, rotated)
+
+    def _read(self, followed: _Followed, path: Path | None = None) -> Iterator[dict[str, Any]]:
+        with (path or followed.path).open("rb") as handle:
             handle.seek(followed.offset)
             chunk = handle.read()
         followed.offset += len(chunk)
@@ -118,6 +130,10 @@ class LogFollower:
 
 
 def format_line(line: Mapping[str, Any]) -> str:
+    return escape_controls(_format_line(line))
+
+
+def _format_line(line: Mapping[str, Any]) -> str:
     """One compact human line: time, where, level, then the request (method path status ms cache) or message."""
     ts = str(line.get("ts", ""))[11:23]
     where = "/".join(str(line[key]) for key in ("service", "region") if line.get(key))

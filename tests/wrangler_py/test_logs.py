@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wrangler_py.logs import configure_logging, log_file, scrub, scrub_value
+from wrangler_py.logs import configure_logging, escape_controls, log_file, scrub, scrub_value
 
 # Recognizable values: none may survive into a log line.
 CANARIES = {
@@ -141,3 +141,12 @@ def test_disabled_levels_are_not_formatted() -> None:
     configure_logging("edge", level="warning", fmt="json", providers=[provider], stream=io.StringIO())
     logging.getLogger("edgeshop.access").info("GET / 200")
     assert calls == []
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_control_characters_cannot_forge_lines_or_drive_a_terminal() -> None:
+    stream = io.StringIO()
+    configure_logging("origin", fmt="text", stream=stream)
+    logging.getLogger("edgeshop.test").warning("GET %s 404", "/x\x1b]0;pwned\x07\nERROR forged \x9b2J")
+    assert stream.getvalue() == "WARNING edgeshop.test: GET /x\\x1b]0;pwned\\x07\\x0aERROR forged \\x9b2J 404\n"
+    assert escape_controls("tab\there") == "tab\\x09here"

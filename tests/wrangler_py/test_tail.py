@@ -55,6 +55,22 @@ def test_follower_picks_up_new_files_rotation_and_truncation(tmp_path: Path) -> 
     assert [line["msg"] for line in follower.poll()] == ["started"]
 
 
+def test_what_was_written_just_before_a_rollover_is_not_lost(tmp_path: Path) -> None:
+    edge = tmp_path / "edge.jsonl"
+    _write(edge, _access(200, "/before"))
+    follower = LogFollower(tmp_path, from_start=True)
+    assert [line["path"] for line in follower.poll()] == ["/before"]
+    _write(edge, _access(200, "/unread"))  # written, then the handler rolls over before tail reads it
+    os.replace(edge, tmp_path / "edge.jsonl.1")
+    _write(edge, _access(200, "/after"))
+    assert [line["path"] for line in follower.poll()] == ["/unread", "/after"]
+
+
+def test_a_path_with_control_characters_prints_escaped() -> None:
+    printed = format_line(_access(404, "/x\x1b]0;pwned\x07\nERROR forged"))
+    assert "\x1b" not in printed and "\n" not in printed and "/x\\x1b]0;pwned\\x07\\x0aERROR forged 404" in printed
+
+
 def test_from_start_replays_and_bad_lines_still_show(tmp_path: Path) -> None:
     log = tmp_path / "edge.jsonl"
     _write(log, _access(200, "/x"))
