@@ -6,6 +6,7 @@ from cdn.external import CdnPurgeError, CdnPurger, CloudflarePurger, CloudFrontP
 from cdn.headers import PRIVATE_NO_STORE, if_none_match_hits, shared_cache_control, strong_etag, surrogate_keys
 from cdn.keys import normalize_host, normalize_query, primary_key, secondary_key, surrogate_tags
 from cdn.messages import Headers, StoredResponse, header, header_lines, without
+from cdn.paths import redact_capabilities
 from cdn.policy import (
     NotStored,
     Verdict,
@@ -64,6 +65,7 @@ __all__ = [
     "not_storable",
     "parse_cache_control",
     "primary_key",
+    "redact_capabilities",
     "response_directives",
     "revalidation_headers",
     "secondary_key",

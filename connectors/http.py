@@ -9,17 +9,20 @@ Policy, the same for every vendor:
   transport errors and 500/502/503/504 (idempotent calls) and on 429 (any call: the vendor refused it
   unprocessed). A 429's `Retry-After` (seconds or an HTTP date) is honoured up to `max_retry_after_seconds`;
   a longer wait is not made on a shopper's request: it fails as unavailable, safe to retry later.
-- **Circuit breaker** per vendor: `breaker_failures` failures in a row open it for `breaker_open_seconds`,
+- **Circuit breaker** per vendor client: `breaker_failures` failures in a row open it for `breaker_open_seconds`,
   then one trial call decides (half-open). While open, calls fail at once with VendorUnavailable.
 - **Errors** are normalized (`connectors.errors`), naming the vendor and whether a retry is safe: 401/403
   → VendorMisconfigured, exhausted 429/5xx → VendorUnavailable, timeouts → VendorTimeout. Other answers,
   4xx included, go back to the adapter, which knows the vendor's error bodies.
 - **Metrics** (Prometheus), labelled `vendor` (the adapter's name), `call` (the adapter's fixed name for the
-  operation) and `outcome` (`ok`, `timeout`, `connect_error`, `transport_error`, `rate_limited`, `http_<status>`,
-  and for errors also `circuit_open`), so every value comes from a small fixed set:
+  operation) and `outcome` (`ok`, `timeout`, `connect_error`, `transport_error`, `rate_limited`, `http_<status>`
+  for the statuses worth telling apart (`OUTCOME_STATUSES`), `http_4xx`/`http_5xx`/`http_other` for any other a
+  vendor sends, and for errors also `circuit_open`), so every value comes from a small fixed set:
   `edgeshop_vendor_request_duration_seconds` (histogram; vendor, call, outcome) per attempt;
   `edgeshop_vendor_errors_total` (counter; vendor, call, outcome) per failed attempt or refused call;
-  `edgeshop_vendor_breaker_state` (gauge; vendor): 0 closed, 1 open, 2 half-open, read when scraped.
+  `edgeshop_vendor_breaker_state` (gauge; vendor): 0 closed, 1 open, 2 half-open, read when scraped: the worst
+  breaker of the vendor's live clients (Algolia reads and writes, Contentful delivers and previews, through
+  separate clients, each with its own breaker), so a read outage shows while writes are fine.
   Logs never carry the request's headers, body or query values (tokens and card data live there).
 - **Traces**: within a traced request (`connectors.tracing`), each attempt is a client span `{vendor} {call}`
   (`edgeshop.vendor`, `edgeshop.vendor.call`, `edgeshop.vendor.attempt`, `edgeshop.vendor.outcome`,
@@ -32,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -64,8 +68,23 @@ VENDOR_ERRORS = Counter(
     ["vendor", "call", "outcome"],
 )
 _BREAKER_VALUES = {"closed": 0.0, "open": 1.0, "half-open": 2.0}
-# vendor -> its newest live breaker (one client per vendor in an app; tests make many)
-_BREAKERS: dict[str, weakref.ref[CircuitBreaker]] = {}
+_BREAKER_SEVERITY = {"closed": 0, "half-open": 1, "open": 2}  # the gauge shows a vendor's worst breaker
+# vendor -> the breakers of its live clients (weak: a closed client's breaker drops out; tests make many)
+_BREAKERS: dict[str, weakref.WeakSet[CircuitBreaker]] = {}
+_BREAKERS_LOCK = threading.Lock()  # a scrape may run on another thread than the one making a client
+# Statuses whose own outcome label is worth its series; any other folds into its class (vendors send ~900).
+OUTCOME_STATUSES = frozenset({400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504})
+
+
+def status_outcome(status: int) -> str:
+    """The `outcome` label of a vendor's answer that is not a success: bounded whatever the vendor sends."""
+    if status in OUTCOME_STATUSES:
+        return f"http_{status}"
+    if 400 <= status < 500:
+        return "http_4xx"
+    if 500 <= status < 600:
+        return "http_5xx"
+    return "http_other"
 
 
 class _BreakerStates(Collector):
@@ -75,10 +94,12 @@ class _BreakerStates(Collector):
         family = GaugeMetricFamily(
             "edgeshop_vendor_breaker_state", "Vendor circuit breaker: 0 closed, 1 open, 2 half-open", labels=["vendor"]
         )
-        for vendor, ref in sorted(list(_BREAKERS.items())):
-            breaker = ref()
-            if breaker is not None:
-                family.add_metric([vendor], _BREAKER_VALUES[breaker.state])
+        with _BREAKERS_LOCK:
+            live = sorted(((vendor, list(breakers)) for vendor, breakers in _BREAKERS.items()), key=lambda vb: vb[0])
+        for vendor, breakers in live:
+            states = [breaker.state for breaker in breakers]
+            if states:
+                family.add_metric([vendor], _BREAKER_VALUES[max(states, key=_BREAKER_SEVERITY.__getitem__)])
         return [family]
 
     def describe(self) -> list[Metric]:
@@ -121,7 +142,7 @@ class VendorHttpSettings(BaseModel):
     breaker_open_seconds: float = Field(default=30.0, gt=0)
 
 
-@dataclass(slots=True, weakref_slot=True)
+@dataclass(slots=True, weakref_slot=True, eq=False)  # hashed by identity: kept in a WeakSet
 class CircuitBreaker:
     """closed → open after `failures` failures in a row → half-open after `open_seconds` (one trial)."""
 
@@ -134,7 +155,8 @@ class CircuitBreaker:
     trial_running: bool = False
 
     def __post_init__(self) -> None:
-        _BREAKERS[self.vendor] = weakref.ref(self)
+        with _BREAKERS_LOCK:
+            _BREAKERS.setdefault(self.vendor, weakref.WeakSet()).add(self)
 
     @property
     def state(self) -> str:
@@ -314,7 +336,7 @@ class VendorClient:
         """None: hand the answer to the adapter. Else (seconds to wait before a retry or None, the error)."""
         status = response.status_code
         if status in (401, 403):
-            self._observe(call, f"http_{status}", started, span)
+            self._observe(call, status_outcome(status), started, span)
             self.breaker.succeeded()  # the vendor answered; our credentials are the problem
             return None, VendorMisconfigured(
                 f"{self.vendor}: credentials refused ({status}); check the API key in connectors settings",
@@ -332,12 +354,12 @@ class VendorClient:
             hint = wait if wait <= self.settings.max_retry_after_seconds else None
             return hint, VendorUnavailable(f"{self.vendor}: rate limited during {call}", vendor=self.vendor)
         if status in _RETRY_STATUSES:
-            self._observe(call, f"http_{status}", started, span)
+            self._observe(call, status_outcome(status), started, span)
             self.breaker.failed()
             error = VendorUnavailable(f"{self.vendor}: answered {status} to {call}", vendor=self.vendor)
             error.retryable = idempotent  # a 500 to a non-idempotent call may have done its work
             return self._backoff(attempt), error
-        self._observe(call, "ok" if status < 400 else f"http_{status}", started, span)
+        self._observe(call, "ok" if status < 400 else status_outcome(status), started, span)
         self.breaker.succeeded()
         return None
 
@@ -357,4 +379,12 @@ class VendorClient:
             span.end()
 
 
-__all__ = ["CircuitBreaker", "VendorClient", "VendorHttpSettings", "retry_after_seconds", "vendor_answers"]
+__all__ = [
+    "OUTCOME_STATUSES",
+    "CircuitBreaker",
+    "VendorClient",
+    "VendorHttpSettings",
+    "retry_after_seconds",
+    "status_outcome",
+    "vendor_answers",
+]

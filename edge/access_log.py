@@ -1,9 +1,11 @@
 """The edge's access log: off by default, a sampled share of requests when on, hits below ASGI included.
 
 One line per sampled request on the `edgeshop.access` logger at INFO: method, path (never the query: tokens
-and e-mail addresses travel there), status, duration_ms, cache (the metrics' label: `l1_hit`, `miss`, …), route
-(the origin's template), market, region, request_id and trace_id. The sample is drawn first and the logger's
-level checked next, so an unsampled request costs one comparison and nothing is formatted for it.
+and e-mail addresses travel there; cart and order ids redacted by `cdn.redact_capabilities`, the rule the
+origin's lines and both deployables' spans follow too: `/api/carts/{id}/lines`), status, duration_ms, cache
+(the metrics' label: `l1_hit`, `miss`, …), route (the origin's template), market, region, request_id and
+trace_id. The sample is drawn first and the logger's level checked next, so an unsampled request costs one
+comparison and nothing is formatted for it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+
+from cdn import redact_capabilities
 
 ACCESS_LOGGER = "edgeshop.access"
 log = logging.getLogger(ACCESS_LOGGER)
@@ -40,6 +44,7 @@ class AccessLog:
         trace_id: str | None,
     ) -> None:
         duration_ms = round(seconds * 1000, 3)
+        path = redact_capabilities(path)  # a cart id is a bearer capability: never in a log
         # `service` too: a hit answered below ASGI has no request context to say it, and `dev` runs both apps.
         fields = {"service": "edge", "method": method, "path": path, "status": status, "duration_ms": duration_ms,
                   "cache": cache, "route": route, "market": market or None, "region": region, "request_id": request_id,

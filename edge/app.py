@@ -7,6 +7,7 @@ import functools
 import hmac
 import json
 import logging
+import posixpath
 import random
 import re
 import secrets
@@ -49,6 +50,7 @@ from cdn import (
     normalize_host,
     normalize_query,
     primary_key,
+    redact_capabilities,
     vary_names,
 )
 from edge.access_log import AccessLog
@@ -92,13 +94,20 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PURGE_PATH = "/_edge/purge"
 # The edge's own health, for load balancers and Kubernetes probes: alive, and able to serve (its config is
-# loaded, and some origin region can be asked right now). Answered before anything else (the host allow-list
-# included: a probe names the pod's address), never cached, never passed to an origin, and not traced.
+# loaded, and some origin passes its active health probes: never the passive breaker, see `_health`). Answered
+# before anything else (the host allow-list included: a probe names the pod's address), never cached, never
+# passed to an origin, and not traced.
 HEALTH_PATH = "/_edge/healthz"
 READY_PATH = "/_edge/readyz"
 _PROBES = {HEALTH_PATH: False, "/healthz": False, READY_PATH: True, "/readyz": True}  # path -> readiness?
 # Prometheus metrics, for admin networks or the admin token only: to anyone else the path does not exist.
 METRICS_PATH = "/metrics"
+# Paths of the origin's own endpoints, which the edge never passes on however they are spelled (`/eu/metrics`,
+# `/%6detrics`, a handler's rewrite): an origin that takes the edge's address for an admin's would serve its
+# metrics to shoppers, and its readiness checks are not for the public. The edge answers them itself.
+_ORIGIN_OWN = frozenset({METRICS_PATH, "/healthz", "/readyz"})
+# Requests that came through a proxy: its connecting address is the proxy's, never an admin's.
+_FORWARDED_FIELDS = frozenset({"x-forwarded-for", "forwarded", "x-real-ip"})
 # The edge's own endpoints are labelled by their path in the request metrics (`edge.metrics`).
 _OWN_ROUTES = {path: REQUESTS.own_route(path) for path in (PURGE_PATH, *_PROBES, METRICS_PATH)}
 _UNTRACED = frozenset(_PROBES) | {METRICS_PATH}
@@ -159,6 +168,16 @@ def _own(answer: Answer, path: str) -> Answer:
 
 _UNSETTABLE = _EDGE_DECIDED | TRACE_FIELDS | {"host", "content-length", "transfer-encoding", "connection", "cookie",
                                               REQUEST_ID_HEADER}  # fmt: skip
+
+
+def _own_endpoint(path: str) -> str | None:
+    """The origin endpoint of `_ORIGIN_OWN` that `path` (raw, as it would be sent) reaches there, or None: decoded
+    once (as the origin's server does), dot segments and repeated or trailing slashes removed, as the client or
+    origin server may do, so that no spelling of one slips through."""
+    if "metrics" not in path and "z" not in path and "%" not in path:
+        return None  # most paths: one scan
+    canonical = "/" + posixpath.normpath(unquote(path)).lstrip("/")
+    return canonical if canonical in _ORIGIN_OWN else None
 
 
 def _origin_path(path: str) -> str | None:
@@ -365,7 +384,10 @@ class EdgeApp:
         observed: RequestContext,
     ) -> None:
         """A recorded request, within its server span (edge.tracing), which is current while it is served."""
-        attributes = {"http.request.method": scope["method"], "url.path": scope["path"],
+        # The route template (`http.route`) is set when the origin names it; the path only with its capabilities
+        # (cart and order ids) redacted, as the access log has it.
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+        attributes = {"http.request.method": scope["method"], "url.path": redact_capabilities(raw_path),
                       "url.scheme": scope.get("scheme", "http"), "edgeshop.region": self._region}  # fmt: skip
         parent = observed.parent if observed.parent is not None else Context()
         span, current = tracing.start(scope["method"], parent, attributes)
@@ -454,12 +476,8 @@ class EdgeApp:
         method = scope["method"]
         if path == PURGE_PATH:
             return _own(await self._purge(method, headers, receive, host, scheme), path)
-        if path == METRICS_PATH:
-            if not self._admin(peer, headers):
-                # Not passed on either: an origin next to this edge would take the edge for an admin peer.
-                return _own(problem_answer(404, "Not found", "no such page"), path)
-            return Answer(200, (("content-type", CONTENT_TYPE_LATEST), ("cache-control", "no-store"),
-                                (ROUTE_HEADER, _OWN_ROUTES[path])), generate_latest(), "PASS")  # fmt: skip
+        if (endpoint := _own_endpoint(path)) is not None:
+            return self._own_endpoint(endpoint, peer, headers)
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query = normalize_query(raw_query, tracking=self._tracking, tracking_prefixes=self._tracking_prefixes)
         located = _Located(self, headers, peer, raw_query)
@@ -469,6 +487,8 @@ class EdgeApp:
             choice = self.markets.resolve(host, path, cookie, located.country)
             origin_path, market, prefix = choice.path, choice.market, choice.prefix
             observed.market = market
+            if prefix and (endpoint := _own_endpoint(origin_path)) is not None:
+                return self._own_endpoint(endpoint, peer, headers)
             headers = (*headers, (MARKET_HEADER, market), *(((MARKET_PREFIX_HEADER, prefix),) if prefix else ()))
         personal = self.personalizer.personalize(origin_path, market, cookie, raw_query)
         headers += personal.headers
@@ -492,6 +512,8 @@ class EdgeApp:
                 path = prefix + rewritten if prefix else rewritten  # the cache key is the rewritten URL
                 query = query if action.query is None else normalize_query(action.query)
                 headers += _rewrite_fields(action.headers)
+                if (endpoint := _own_endpoint(origin_path)) is not None:
+                    return self._own_endpoint(endpoint, peer, headers)
         home = None
         if (
             self.markets
@@ -770,20 +792,37 @@ class EdgeApp:
                 return problem_answer(502, "CDN purge failed", f"the edge is purged; {exc}")
         return self._purged({"all": True} if everything else {"purged": count, "soft": soft})
 
+    def _own_endpoint(self, endpoint: str, peer: str, headers: Headers) -> Answer:
+        """`/metrics`, `/healthz` or `/readyz`, however the request spelled it: this edge's, never the origin's."""
+        if endpoint != METRICS_PATH:
+            return _own(self._health(ready=_PROBES[endpoint]), endpoint)
+        if not self._admin(peer, headers):
+            # Not passed on either: an origin next to this edge would take the edge for an admin peer.
+            return _own(problem_answer(404, "Not found", "no such page"), endpoint)
+        return Answer(200, (("content-type", CONTENT_TYPE_LATEST), ("cache-control", "no-store"),
+                            (ROUTE_HEADER, _OWN_ROUTES[endpoint])), generate_latest(), "PASS")  # fmt: skip
+
     def _admin(self, peer: str, headers: Headers) -> bool:
-        try:
-            if any(ip_address(peer) in network for network in self.settings.admin_networks):
-                return True
-        except ValueError:
-            pass
-        token = self.settings.admin_token
+        """The admin token, or a connecting address on an admin network that is not a proxy's: a request from a
+        trusted proxy, or one with forwarding fields, comes from someone else (scrapers connect directly)."""
+        if not self.trusted(peer) and not any(name in _FORWARDED_FIELDS for name, _ in headers):
+            try:
+                if any(ip_address(peer) in network for network in self.settings.admin_networks):
+                    return True
+            except ValueError:
+                pass
+        token = self.settings.admin_token.get_secret_value() if self.settings.admin_token else ""
         supplied = (header(headers, "authorization") or "").removeprefix("Bearer ").strip().encode()
-        return token is not None and hmac.compare_digest(supplied, token.get_secret_value().encode())
+        return bool(token) and hmac.compare_digest(supplied, token.encode())
 
     def _health(self, *, ready: bool) -> Answer:
         region = self.router.here
-        if ready and not self.router.for_read(time.monotonic()):
-            return problem_answer(503, "Not ready", f"edge in {region}: no origin region can be asked right now")
+        # Readiness follows the active probes only (`edge.routing`), never the passive breaker: that counts the
+        # origin's 502/503/504 answers (a payment vendor's outage at checkout), and every edge pod going unready
+        # on them would take the Service's endpoints away just when stale pages should be served. With a single
+        # origin (no probes) a loaded config is ready: the breaker still keeps traffic from a failing origin.
+        if ready and not any(origin.healthy for origin in self.router.origins):
+            return problem_answer(503, "Not ready", f"edge in {region}: no origin region answers its health probes")
         body = {"status": "ok", "region": region}
         return Answer(200, (("content-type", "application/json"), ("cache-control", "no-store")),
                       json.dumps(body).encode(), "PASS")  # fmt: skip

@@ -17,7 +17,7 @@ import time
 import aiohttp
 from opentelemetry.trace import SpanKind, Tracer, get_current_span
 
-from cdn import Headers
+from cdn import Headers, redact_capabilities
 from edge.request_context import CURRENT
 from edge.routing import Origin, OriginRouter
 from edge.tracing import failed, unsampled, with_trace
@@ -64,7 +64,7 @@ class FragmentClient:
         observed = CURRENT.get()
         if observed is not None and not observed.recording:
             return await self._fetch(origin, src, unsampled(headers, observed.parent), budget_seconds)
-        attributes = {"url.path": src.split("?", 1)[0], "edgeshop.region": origin.region}
+        attributes = {"url.path": redact_capabilities(src.split("?", 1)[0]), "edgeshop.region": origin.region}
         with self._tracer.start_as_current_span(
             "fragment fetch", kind=SpanKind.CLIENT, attributes=attributes, record_exception=False
         ) as span:

@@ -8,13 +8,17 @@
 - `edgeshop_edge_coalesced_waits_total` (counter; outcome): misses that waited for an identical request's origin
   fetch: `shared` its answer, `refetched` their own (not theirs to share), `timeout`, or `failed` with it.
 - `edgeshop_edge_purge_lag_seconds` (histogram): from a purge's publication on the purge bus to its application
-  on this node (two hosts' wall clocks: their skew is in it).
+  on this node (two hosts' wall clocks: their skew is in it). A purge applied "before" it was published is not
+  observed here (it would hide as 0): it counts in `edgeshop_edge_purge_clock_skew_total` instead, a sign that
+  this node's clock is behind the publisher's (alert on its rate; the lag histogram is then understated too).
+- `edgeshop_edge_purge_clock_skew_total` (counter): purges whose publication time was after their application.
 - `edgeshop_edge_origin_requests_total` (counter; region, status): origin fetches (reads, writes, refreshes);
   status is the class, or `error` (no answer) or `timeout`.
 - `edgeshop_edge_origin_request_duration_seconds` (histogram; region): an origin fetch, until its body is read
   (a streamed one: until its head).
 - `edgeshop_edge_origin_breaker_state` (gauge; region, origin): 0 closed, 1 open, 2 half-open (a trial decides).
 - `edgeshop_edge_origin_healthy` (gauge; region, origin): 1 while the origin passes its active health probes.
+  The `origin` label is the configured URL without its user info (credentials never reach a scrape).
 
 Label values, all from fixed or capped sets:
 - `route`: the origin's route template (`/p/{handle}`), declared by the origin in the `X-Edgeshop-Route` response
@@ -234,11 +238,19 @@ class OriginStates:
         seen: dict[tuple[str, str], tuple[float, float]] = {}
         for router in list(self._routers.values()):
             for origin in router.origins:
-                seen[(origin.region, origin.url)] = (_BREAKER_VALUES[origin.breaker.state], float(origin.healthy))
+                values = (_BREAKER_VALUES[origin.breaker.state], float(origin.healthy))
+                seen[(origin.region, _without_userinfo(origin.url))] = values
         for labels, (state, up) in sorted(seen.items()):
             breaker.add_metric(list(labels), state)
             healthy.add_metric(list(labels), up)
         yield from (breaker, healthy)
+
+
+def _without_userinfo(url: str) -> str:
+    """`http://user:secret@origin:8788` as `http://origin:8788`: a label is read by whoever can scrape."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    return scheme + sep + authority.rpartition("@")[2] + slash + path if "@" in authority else url
 
 
 class _Collector(Collector):
@@ -271,6 +283,10 @@ PURGE_LAG = Histogram(
     "From a purge's publication on the purge bus to its application on this node (wall clocks of two hosts)",
     buckets=PURGE_LAG_BUCKETS,
 )
+PURGE_CLOCK_SKEW = Counter(
+    "edgeshop_edge_purge_clock_skew",
+    "Purges applied on this node before their publication time by its clock: the two hosts' clocks disagree",
+)
 ORIGIN_REQUESTS = Counter(
     "edgeshop_edge_origin_requests",
     "Origin fetches by region and status class (error: no answer; timeout: none in time)",
@@ -292,8 +308,12 @@ def observe_origin(region: str, status: int | str, seconds: float) -> None:
 
 def observe_purge_lag(published_at: float, now: float) -> None:
     """A purge that names its publication time (older publishers do not: nothing to observe)."""
-    if published_at > 0:
-        PURGE_LAG.observe(max(0.0, now - published_at))
+    if published_at <= 0:
+        return
+    if now < published_at:
+        PURGE_CLOCK_SKEW.inc()  # clamped to 0, it would look like an instant purge and hide the skew
+        return
+    PURGE_LAG.observe(now - published_at)
 
 
 __all__ = [
@@ -303,6 +323,7 @@ __all__ = [
     "MAX_ROUTES",
     "ORIGIN_STATES",
     "OTHER",
+    "PURGE_CLOCK_SKEW",
     "REQUESTS",
     "ROUTE_HEADER",
     "Cell",

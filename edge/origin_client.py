@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 from opentelemetry.trace import Span, SpanKind, Tracer
 
-from cdn import Headers
+from cdn import Headers, redact_capabilities
 from edge.metrics import observe_origin
 from edge.request_context import CURRENT
 from edge.routing import Origin, OriginRouter
@@ -186,7 +186,7 @@ class OriginClient:
             return None, tuple(unsampled(headers, observed.parent))
         attributes = {
             "http.request.method": method,
-            "url.path": target.split("?", 1)[0],
+            "url.path": redact_capabilities(target.split("?", 1)[0]),  # no cart or order id in a span
             "server.address": urlsplit(origin.url).hostname or "",
             "edgeshop.region": origin.region,
         }

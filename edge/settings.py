@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from edge.geo import GeoSettings
 from edge.handlers import HandlerSettings
@@ -110,7 +110,7 @@ class ObservabilitySettings(BaseModel):
         default=None, description='OTLP/HTTP (protobuf) traces endpoint, e.g. "http://collector:4318/v1/traces"'
     )
     sample_ratio: float = Field(
-        default=0.1, ge=0, le=1, description="share of traces started here that are recorded (a proxy's flag wins)"
+        default=0.01, ge=0, le=1, description="share of traces started here that are recorded (a proxy's flag wins)"
     )
     service_name: str = Field(default="edgeshop-edge", min_length=1, description="service.name of the spans")
     access_log_sample: float = Field(
@@ -147,7 +147,8 @@ class EdgeSettings(BaseModel):
     purge_token: SecretStr | None = Field(default=None, description='bearer token for POST /_edge/purge ("env:NAME")')
     admin_networks: list[IPv4Network | IPv6Network] = Field(
         default_factory=lambda: list[IPv4Network | IPv6Network]([IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]),
-        description="peers that may read /metrics (the connecting address, never X-Forwarded-For)",
+        description="peers that may read /metrics: the connecting address of a scraper that connects directly; "
+        "never a trusted proxy's, nor a request with X-Forwarded-For or Forwarded (those need admin_token)",
     )
     admin_token: SecretStr | None = Field(default=None, description='or a bearer token for /metrics ("env:NAME")')
     cache: EdgeCacheSettings = EdgeCacheSettings()
@@ -174,6 +175,16 @@ class EdgeSettings(BaseModel):
     handlers: list[HandlerSettings] = Field(default_factory=list, description="merchant code, run in order")
     rules: list[EdgeRule] = Field(default_factory=list, description="declarative redirects, blocks, headers…")
     observability: ObservabilitySettings = ObservabilitySettings()
+
+    @field_validator("admin_token", "purge_token")
+    @classmethod
+    def _not_empty(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty token would match an absent Authorization field: "set" must mean a real secret.
+        if token is not None and not token.get_secret_value().strip():
+            raise ValueError(
+                'is empty (an "env:" variable set to ""?): give it a value, or leave it out to turn it off'
+            )
+        return token
 
     @model_validator(mode="after")
     def _known_regions(self) -> EdgeSettings:

@@ -8,7 +8,8 @@ Spans (`EdgeTracing.tracer`, one per edge app, from the provider `edge.telemetry
 - `{METHOD} {route}` (server): the request, named by the origin's route template once known (`GET` before);
   `http.request.method`, `url.path`, `url.scheme`, `http.route`, `http.response.status_code`, `edgeshop.cache`
   (the metrics' label: `l1_hit`, `miss`, `pass`…), `edgeshop.market`, `edgeshop.region`. An error status for a
-  5xx. Never the query, a header or the client's address.
+  5xx. Never the query, a header or the client's address; `url.path` (here and on `origin fetch`) with its
+  capability segments, cart and order ids, redacted by `cdn.redact_capabilities` (`/api/carts/{id}`).
 - `cache lookup` (internal): the L1/L2 read and its verdict: `edgeshop.cache.result` (`fresh`, `stale`,
   `revalidate`, `miss`), `edgeshop.cache.tier` (`l1`, `l2`) on a find.
 - `origin fetch` (client): one per attempt, `edgeshop.region`, `server.address`, `http.request.method`,

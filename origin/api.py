@@ -247,7 +247,7 @@ class Api:
 
     def _require_admin(self, request: Request) -> None:
         token = self.store.settings.admin_token
-        if token is None:
+        if token is None or not token.get_secret_value():  # empty: unset (an empty bearer would match it)
             raise ResourceNotFound("the admin API is off: set origin.admin_token to turn it on")
         supplied = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), token.get_secret_value().encode()):

@@ -10,13 +10,22 @@
 
 Both answer `Cache-Control: no-store`, and the edge answers its own `/healthz` and `/readyz` (these are reached
 by probes of the origin's own address only). The failure body names the failing checks and their error class,
-never an error message (which could carry a URL with credentials).
+never an error message (which could carry a URL with credentials). One readiness check runs at a time: a probe
+that arrives meanwhile, or within `READY_REUSE_SECONDS` of the last answer, gets that answer (a check that gave
+up keeps its worker thread busy until the store answers; probes must not pile more of them up).
+
+`/metrics` is for admins: the `origin.admin_token` bearer, or a connecting address on `origin.admin_networks`
+when the request did not come through a proxy. A request that carries forwarding fields (`X-Forwarded-For`,
+`Forwarded`, `X-Real-IP`) or an `X-Request-Id`, as every request through an edge does, or whose peer is one of
+`origin.observability.trusted_peers`, was sent on behalf of someone else: only the token admits it. Scrapers
+connect directly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 from ipaddress import ip_address
 
@@ -30,6 +39,9 @@ from origin.store import Store
 
 # Kubernetes gives a probe 2 s (wrangler_py.manifests): a hung store fails the probe instead of timing it out.
 CHECK_SECONDS = 1.5
+READY_REUSE_SECONDS = 1.0
+# Fields a proxy adds for the client it forwards (the edge adds X-Forwarded-For and X-Request-Id to every request).
+_FORWARDED = ("x-forwarded-for", "forwarded", "x-real-ip", "x-request-id")
 HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -71,16 +83,30 @@ def health_routes(store: Store) -> list[Route]:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"}, headers=_NO_STORE)
 
-    async def readyz(request: Request) -> Response:
+    lock = asyncio.Lock()
+    last: list[tuple[float, int, dict[str, object]]] = []  # (when, status, body) of the last check
+
+    async def check() -> tuple[int, dict[str, object]]:
         outcomes = await asyncio.gather(*(_failure(check) for check in (*required.values(), *optional.values())))
         failures = {name: reason for name, reason in zip(names, outcomes, strict=True) if reason is not None}
         failed = {name: reason for name, reason in failures.items() if name in required}
         if failed:
-            body = {"status": "unavailable", "reason": next(iter(failed.values())), "failed": failed}
-            return JSONResponse(body, status_code=503, headers=_NO_STORE)
+            return 503, {"status": "unavailable", "reason": next(iter(failed.values())), "failed": failed}
         if failures:
-            return JSONResponse({"status": "ready", "degraded": failures}, headers=_NO_STORE)
-        return JSONResponse({"status": "ready"}, headers=_NO_STORE)
+            return 200, {"status": "ready", "degraded": failures}
+        return 200, {"status": "ready"}
+
+    async def readyz(request: Request) -> Response:
+        if last and (lock.locked() or time.monotonic() - last[0][0] < READY_REUSE_SECONDS):
+            _, status, body = last[0]
+        else:
+            async with lock:
+                if last and time.monotonic() - last[0][0] < READY_REUSE_SECONDS:
+                    _, status, body = last[0]  # checked while this one waited for the lock
+                else:
+                    status, body = await check()
+                    last[:] = [(time.monotonic(), status, body)]
+        return JSONResponse(body, status_code=status, headers=_NO_STORE)
 
     async def metrics(request: Request) -> Response:
         # For admin networks or the admin token only; to anyone else the page does not exist.
@@ -97,12 +123,18 @@ def health_routes(store: Store) -> list[Route]:
 
 def _admin(store: Store, request: Request) -> bool:
     settings = store.settings
-    try:
-        peer = ip_address(request.client.host if request.client else "")
-        if any(peer in network for network in settings.admin_networks):
+    if not any(name in request.headers for name in _FORWARDED):
+        try:
+            peer = ip_address(request.client.host if request.client else "")
+        except ValueError:
+            peer = None
+        proxies = settings.observability.trusted_peers or ()
+        if (
+            peer is not None
+            and not any(peer in network for network in proxies)
+            and any(peer in network for network in settings.admin_networks)
+        ):
             return True
-    except ValueError:
-        pass
     supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip().encode()
-    token = settings.admin_token
-    return token is not None and hmac.compare_digest(supplied, token.get_secret_value().encode())
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    return bool(token) and hmac.compare_digest(supplied, token.encode())

@@ -3,11 +3,15 @@
 - Request id: the edge's `X-Request-Id` (one id from the CDN's logs through the edge's to these), else a new
   one; echoed on the response, and in every log line written while the request runs (`log_fields`).
 - Trace: a server span per request named `{METHOD} {route template}` (`GET /p/{handle}`; `http.route`,
-  `http.request.method`, `url.path`, `http.response.status_code`, `edgeshop.market`), continuing the edge's
+  `http.request.method`, `http.response.status_code`, `edgeshop.market`; never the path itself, which holds cart
+  ids and order ids: spans leave for the OTLP collector), continuing the edge's
   `traceparent`. The request's context carries the tracer (`connectors.with_tracer`) to the vendor calls
   (`connectors.http`) and the template renders (`traced`). Probes and /metrics are not traced.
-- Access log: with `origin.observability.access_log`, one `edgeshop.access` line per request (method, path
-  without the query, status, duration_ms, route, market, request_id, trace_id).
+- Access log: with `origin.observability.access_log`, one `edgeshop.access` line per request (method, path,
+  status, duration_ms, route, market, request_id, trace_id). The path is the one the client sent (`raw_path`, as
+  the edge logs it), never the percent-decoded one, whose escape sequences and line breaks would reach a
+  terminal and forge lines; without the query (tokens travel there), any byte that is not visible ASCII
+  percent-encoded, and capability segments (cart and order ids) replaced by `{id}` (`cdn.redact_capabilities`).
 
 Whose trace and request id are continued: `origin.observability.trusted_peers`; unset, every peer's, as the
 origin is reached only through its edges, which drop a client's own (`edge.forwarding`). Tracing off: no span,
@@ -26,11 +30,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 from opentelemetry.context import Context, attach, detach
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from cdn import redact_capabilities
 from connectors import current_tracer, with_tracer
 from origin.health import HEALTH_PATHS
 from origin.markets import MARKET_HEADER
@@ -51,6 +57,8 @@ _TRACE_FIELDS = (b"traceparent", b"tracestate")
 # What a request id from the edge (or a proxy before it) may look like; anything else is replaced.
 _VALID_ID = re.compile(rb"[A-Za-z0-9+/=._:-]{1,128}")
 _PROPAGATOR = TraceContextTextMapPropagator()
+# A logged path keeps visible ASCII as sent ("%" included: the client's own escapes stay as they were).
+_VISIBLE = bytes(range(0x21, 0x7F))
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 
@@ -101,6 +109,15 @@ def traced(name: str, attributes: Mapping[str, str] | None = None) -> Iterator[N
         return
     with tracer.start_as_current_span(name, attributes=attributes):
         yield
+
+
+def _logged_path(scope: Scope) -> str:
+    """The request's path as a log line may carry it: as sent, without the query, control bytes and non-ASCII
+    percent-encoded, capability segments redacted."""
+    raw = scope.get("raw_path")
+    if raw is None:  # a server that does not keep the bytes it got: the decoded path, encoded again
+        raw = scope["path"].encode("utf-8", "surrogateescape")
+    return redact_capabilities(quote_from_bytes(raw.split(b"?", 1)[0], safe=_VISIBLE))
 
 
 class RequestObservability:
@@ -181,8 +198,8 @@ class RequestObservability:
                        for name, value in scope["headers"] if name in _TRACE_FIELDS}  # fmt: skip
             if carrier:
                 parent = _PROPAGATOR.extract(carrier, context=parent)
-        attributes = {"http.request.method": scope["method"], "url.path": scope["path"],
-                      "url.scheme": scope.get("scheme", "http"), "edgeshop.market": market or ""}  # fmt: skip
+        attributes = {"http.request.method": scope["method"], "url.scheme": scope.get("scheme", "http"),
+                      "edgeshop.market": market or ""}  # fmt: skip
         return self._tracer.start_span(scope["method"], context=parent, kind=SpanKind.SERVER, attributes=attributes)
 
     @staticmethod
@@ -197,7 +214,7 @@ class RequestObservability:
 
     @staticmethod
     def _log(scope: Scope, status: int, seconds: float, observed: RequestContext) -> None:
-        method, path = scope["method"], scope["path"]  # the path only: tokens travel in queries
+        method, path = scope["method"], _logged_path(scope)
         duration_ms = round(seconds * 1000, 3)
         fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms,
                   "route": observed.route, "market": observed.market, "request_id": observed.request_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -104,15 +104,19 @@ class ObservabilitySettings(_Settings):
     """`[origin.observability]`: OpenTelemetry traces and the access log of the origin.
 
     The origin continues the trace of the edge that sent the request (its `traceparent`) and passes it on to
-    every vendor call; the edge is the one that decides whether a trace is recorded, so `sample_ratio` only
-    applies to traces that start here (a request that did not come through an edge).
+    every vendor call; the edge is the one that decides whether a trace is recorded (a `traceparent` that arrives
+    is followed: recorded when its sampled flag says so, never otherwise), so `sample_ratio` only applies to traces
+    that start here (a request that did not come through an edge, or an edge with tracing off). 0.01 by default:
+    at 1.0 every request of an edge that does not trace would be a recorded root trace.
     """
 
     tracing: bool = Field(default=False, description="OpenTelemetry traces; off: no tracing work on any request")
     otlp_endpoint: AnyHttpUrl | None = Field(
         default=None, description='OTLP/HTTP (protobuf) traces endpoint, e.g. "http://collector:4318/v1/traces"'
     )
-    sample_ratio: float = Field(default=1.0, ge=0, le=1, description="share of traces started here that are recorded")
+    sample_ratio: float = Field(
+        default=0.01, ge=0, le=1, description="share of traces started here that are recorded (an edge's flag wins)"
+    )
     service_name: str = Field(default="edgeshop-origin", min_length=1, description="service.name of the spans")
     trusted_peers: list[IPv4Network | IPv6Network] | None = Field(
         default=None,
@@ -133,7 +137,8 @@ class OriginSettings(_Settings):
     port: int = Field(default=8788, ge=1, le=65535)
     admin_networks: list[IPv4Network | IPv6Network] = Field(
         default_factory=lambda: list[IPv4Network | IPv6Network]([IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]),
-        description="peers that may read /metrics: the connecting address (an edge on loopback counts)",
+        description="peers that may read /metrics: the connecting address of a scraper that connects directly; a "
+        "request through an edge or any proxy (forwarding fields, X-Request-Id) needs admin_token",
     )
     shutdown_grace_seconds: float = Field(
         default=20.0, gt=0, description="on SIGTERM: how long in-flight requests may take to finish"
@@ -155,6 +160,16 @@ class OriginSettings(_Settings):
         default=2.0, ge=0, description="built-in CMS: how often edited content files are looked for (0: never)"
     )
     observability: ObservabilitySettings = ObservabilitySettings()
+
+    @field_validator("admin_token")
+    @classmethod
+    def _not_empty(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty token would match an absent Authorization field: "set" must mean a real secret.
+        if token is not None and not token.get_secret_value().strip():
+            raise ValueError(
+                'is empty (an "env:" variable set to ""?): give it a value, or leave it out to turn it off'
+            )
+        return token
 
 
 def check_markets(markets: list[Market], default_market: str) -> None:

@@ -3,15 +3,20 @@
 Country from `?_geo=` (or a CDN country header) → market → the market's home region → that region's edge; when
 it does not answer, the next region's edge, as anycast would route around a dead point of presence. The query
 is passed on unchanged, so the edge (with `[edge.geo] dev = true`) sees the same country.
+
+Every shopper reaches the edges from the door's loopback address, which the edges' admin networks hold: the door
+says who it forwards (`X-Forwarded-For`, which makes an edge grant network admin to nobody), and never forwards
+`/metrics` in any spelling (scrapers connect to an edge directly).
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import httpx
 from starlette.applications import Starlette
@@ -23,6 +28,7 @@ from edge import MarketResolver
 from wrangler_py.config import load_config
 from wrangler_py.regions import Plan
 
+_METRICS = "/metrics"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length"}
 
 
@@ -50,9 +56,23 @@ class FrontDoor:
         first = self.plan.region(home)
         return [first.edge_url, *(r.edge_url for r in self.plan.regions if r.name != home)]
 
+    def _admin_only(self, request: Request) -> bool:
+        """Whether the path is `/metrics` however spelled (a market prefix, dot segments, percent encoding)."""
+        path = "/" + posixpath.normpath(unquote(request.url.path)).lstrip("/")
+        unprefixed = self.markets.resolve(request.url.hostname or "", path, None, lambda: None).path
+        return _METRICS in (path, "/" + posixpath.normpath(unprefixed).lstrip("/"))
+
     async def forward(self, request: Request) -> Response:
+        if self._admin_only(request):
+            return JSONResponse({"type": "about:blank", "title": "Not found", "status": 404}, status_code=404,
+                                media_type="application/problem+json")  # fmt: skip
         body = await request.body()
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+        # As a CDN does: the edge sees the door's address, and must know that it is not the shopper's.
+        shopper = request.client.host if request.client else "unknown"
+        prior = [v for k, v in headers if k.lower() == "x-forwarded-for"]
+        headers = [(k, v) for k, v in headers if k.lower() != "x-forwarded-for"]
+        headers.append(("x-forwarded-for", ", ".join([*prior, shopper])))
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         for edge in self.edges_for(request):
             try:

@@ -13,7 +13,14 @@ from prometheus_client import REGISTRY
 
 from connectors import with_tracer
 from connectors.errors import VendorMisconfigured, VendorTimeout, VendorUnavailable
-from connectors.http import VENDOR_ERRORS, CircuitBreaker, VendorClient, VendorHttpSettings, retry_after_seconds
+from connectors.http import (
+    VENDOR_ERRORS,
+    CircuitBreaker,
+    VendorClient,
+    VendorHttpSettings,
+    retry_after_seconds,
+    status_outcome,
+)
 from tests.spans import Recorder, hex_span, hex_trace, parent_of, traceparent_parts
 
 BASE = "https://api.vendor.test"
@@ -164,6 +171,57 @@ def test_the_breaker_state_gauge_is_read_when_scraped_half_open_included() -> No
     assert state() == 2
     breaker.succeeded()
     assert state() == 0
+
+
+def test_the_breaker_state_gauge_shows_the_worst_of_a_vendors_live_clients() -> None:
+    """Algolia reads and writes through two clients: a read outage shows however new the write client is."""
+    now = [0.0]
+
+    def state() -> float | None:
+        return REGISTRY.get_sample_value("edgeshop_vendor_breaker_state", {"vendor": "acme-two"})
+
+    settings = VendorHttpSettings(breaker_failures=1, breaker_open_seconds=10)
+    read_client = VendorClient("acme-two", "https://read.vendor.test", settings, http=httpx.AsyncClient())
+    write_client = VendorClient("acme-two", "https://write.vendor.test", settings, http=httpx.AsyncClient())
+    read, write = read_client.breaker, write_client.breaker
+    read.clock = write.clock = lambda: now[0]
+    assert state() == 0
+    read.failed()
+    assert write.state == "closed" and state() == 1  # open beats closed, whichever client came last
+    now[0] = 11
+    assert state() == 2  # half-open beats closed
+    write.failed()
+    assert state() == 1  # open beats half-open
+    read.succeeded()
+    write.succeeded()
+    assert state() == 0
+    write.failed()
+    del write, write_client  # a closed client's breaker drops out of the gauge
+    assert state() == 0
+    del read, read_client
+    assert state() is None
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_the_outcome_label_is_bounded_whatever_status_the_vendor_sends() -> None:
+    statuses = [404, 418, 451, 599, 999, 422]
+    respx.get(f"{BASE}/things").mock(side_effect=[httpx.Response(status) for status in statuses])
+    vendor, _ = client()
+    vendor.vendor = "acme-outcomes"
+    for _ in statuses:
+        await vendor.request("GET", "/things", call="list")
+    outcomes = {
+        sample.labels["outcome"]
+        for metric in REGISTRY.collect()
+        if metric.name == "edgeshop_vendor_errors"
+        for sample in metric.samples
+        if sample.labels.get("vendor") == "acme-outcomes" and sample.name.endswith("_total")
+    }
+    assert outcomes == {"http_404", "http_4xx", "http_5xx", "http_other", "http_422"}
+    assert [status_outcome(status) for status in (400, 409, 429, 500, 504, 418, 501, 600, 302)] == [
+        "http_400", "http_409", "http_429", "http_500", "http_504", "http_4xx", "http_5xx", "http_other", "http_other"
+    ]  # fmt: skip
 
 
 def test_retry_after_reads_seconds_and_dates() -> None:

@@ -107,3 +107,16 @@ async def test_nothing_is_drawn_or_written_when_the_logger_is_off(caplog: pytest
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop.example") as shop:
         await shop.get("/page")
     assert access(caplog) == []
+
+
+@pytest.mark.anyio
+async def test_cart_and_order_ids_are_redacted_from_the_lines(lines: pytest.LogCaptureFixture) -> None:
+    origin = FakeOrigin()
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=origin.app()), base_url="http://origin")
+    app = EdgeApp(EdgeSettings.model_validate({"observability": {"access_log_sample": 1.0}}), http=http)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop.example") as shop:
+        await shop.get("/api/carts/cart_SECRETcapability123/lines")
+        await shop.get("/api/orders/ES-ABCDEFGHJK")
+        await shop.get("/x/%63art_SECRETcapability123")
+    assert [line["path"] for line in access(lines)] == ["/api/carts/{id}/lines", "/api/orders/{id}", "/x/{id}"]
+    assert all("SECRET" not in record.getMessage() and "ES-ABC" not in record.getMessage() for record in lines.records)

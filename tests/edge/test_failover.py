@@ -188,8 +188,10 @@ def test_the_edge_says_it_is_alive_and_whether_it_can_serve() -> None:
         assert httpx.get(edge + "/_edge/healthz").json() == {"status": "ok", "region": "default"}
         assert httpx.get(edge + "/_edge/readyz").status_code == 200  # nothing known against the origin yet
         assert httpx.get(edge + "/p/x").status_code == 502  # refused: the breaker opens
-        not_ready = httpx.get(edge + "/_edge/readyz")
-        assert not_ready.status_code == 503 and not_ready.headers["cache-control"] == "no-store"
+        # One origin has no active probes: readiness never follows the passive breaker (tests/edge/test_health.py
+        # has the probed case), so stale pages can still be served from this pod.
+        still_ready = httpx.get(edge + "/_edge/readyz")
+        assert still_ready.status_code == 200 and still_ready.headers["cache-control"] == "no-store"
         assert httpx.get(edge + "/_edge/healthz").status_code == 200  # alive all the same: no restart
     finally:
         server.should_exit = True

@@ -46,13 +46,35 @@ async def test_probes_make_no_spans(origin: FakeOrigin) -> None:
 
 
 @pytest.mark.parametrize("path", ["/readyz", "/_edge/readyz"])
-async def test_not_ready_while_no_origin_can_be_asked_but_alive(path: str, origin: FakeOrigin) -> None:
+async def test_the_origins_own_503s_do_not_make_the_edge_unready(path: str, origin: FakeOrigin) -> None:
+    # A payment vendor's outage makes checkouts answer 503: the passive breaker opens, readiness must not follow
+    # (every edge pod would leave the Service, and no stale page could be served).
     app = edge_for(origin, breaker={"failures": 1, "open_seconds": 60}, retry_budget=0)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop.example") as probe:
         assert (await probe.get(path)).status_code == 200
         origin.failing = True
         assert (await probe.get("/page")).status_code == 503  # the origin's own 503 opens its breaker
+        assert app.router.origins[0].breaker.state.value == "open"
+        ready = await probe.get(path)
+        assert ready.status_code == 200 and ready.headers["cache-control"] == "no-store"
+    assert origin.hits["/page"] == 1
+
+
+@pytest.mark.parametrize("path", ["/readyz", "/_edge/readyz"])
+async def test_not_ready_while_no_origin_passes_its_active_probes_but_alive(path: str, origin: FakeOrigin) -> None:
+    regions = [{"name": "eu", "origins": ["http://origin-eu"]}, {"name": "us", "origins": ["http://origin-us"]}]
+    app = edge_for(origin, regions=regions, region="eu", health={"unhealthy_after": 1, "healthy_after": 1})
+    status = {"code": 200}
+    probes = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(status["code"])))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop.example") as probe:
+        await app.router.probe_once(probes)
+        assert (await probe.get(path)).status_code == 200
+        status["code"] = 503
+        await app.router.probe_once(probes)
         not_ready = await probe.get(path)
         assert not_ready.status_code == 503 and not_ready.headers["cache-control"] == "no-store"
         assert (await probe.get("/healthz")).status_code == 200  # alive all the same: no restart
-    assert origin.hits["/page"] == 1
+        status["code"] = 200
+        await app.router.probe_once(probes)
+        assert (await probe.get(path)).status_code == 200
+    await probes.aclose()

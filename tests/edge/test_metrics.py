@@ -440,3 +440,30 @@ def test_route_labels_stay_capped_when_an_origin_declares_a_template_per_path(tm
     assert routes - declared <= {"other", "/_edge/healthz", "/metrics"}
     assert metrics.value(REQUESTS, route="other", cache="miss") == 1000 - MAX_ROUTES
     assert len(metrics.label_values("edgeshop_edge_request_duration_seconds_count", "route")) <= MAX_ROUTES + 3
+
+
+def test_a_purge_from_the_future_counts_as_clock_skew_not_as_no_lag() -> None:
+    from prometheus_client import generate_latest
+
+    from edge.metrics import observe_purge_lag
+
+    before = Scrape(generate_latest().decode())
+    observe_purge_lag(published_at=1_000.5, now=1_000.0)  # this node's clock is behind the publisher's
+    observe_purge_lag(published_at=1_000.0, now=1_000.25)
+    observe_purge_lag(published_at=0.0, now=1_000.0)  # an older publisher names no time: nothing to say
+    after = Scrape(generate_latest().decode())
+    assert delta(before, after, "edgeshop_edge_purge_clock_skew_total") == 1
+    assert delta(before, after, "edgeshop_edge_purge_lag_seconds_count") == 1
+    assert delta(before, after, "edgeshop_edge_purge_lag_seconds_sum") == pytest.approx(0.25)
+
+
+@pytest.mark.anyio
+async def test_an_origin_url_label_carries_no_credentials() -> None:
+    port = free_port()
+    origin = f"http://scraper:hunter2secret@127.0.0.1:{port}"
+    app = EdgeApp(EdgeSettings.model_validate({"origin": origin}))
+    async with client_of(app) as edge:
+        scraped = await edge.get("/metrics")
+    await app.stop()
+    assert "hunter2secret" not in scraped.text and "scraper:" not in scraped.text
+    assert Scrape(scraped.text).value("edgeshop_edge_origin_healthy", origin=f"http://127.0.0.1:{port}") == 1

@@ -283,3 +283,18 @@ async def test_a_tracing_edge_builds_its_own_provider_and_flushes_it_on_stop() -
     assert app.tracing.provider.resource.attributes["service.name"] == "edge-eu"
     await app.stop()  # nothing recorded: the flush has nothing to send, and never blocks the loop
     assert EdgeApp(EdgeSettings()).tracing is None
+
+
+@pytest.mark.anyio
+async def test_cart_ids_are_not_in_the_spans(origin: FakeOrigin, recorder: Recorder) -> None:
+    app = traced_edge(origin, recorder)
+    async with client(app, SHOPPER) as shopper:
+        await shopper.get("/api/carts/cart_SECRETcapability123")
+    paths = [span.attributes.get("url.path") for span in recorder.spans() if span.attributes is not None]
+    assert "/api/carts/{id}" in paths and not any("SECRET" in str(path) for path in paths)
+    assert len([path for path in paths if path is not None]) == 2  # the server span and the origin fetch
+
+
+def test_the_default_sample_ratio_is_the_benchmarked_one() -> None:
+    # docs/benchmarks.md: a busy edge keeps sample_ratio at 0.01 or less (a recorded hit leaves the wire path).
+    assert ObservabilitySettings().sample_ratio == 0.01

@@ -309,16 +309,23 @@ async def test_logs_carry_request_and_trace_ids_and_no_secret(loaded: LoadedConf
             forged = {**signed, "stripe-signature": signed["stripe-signature"][:-4] + "0000"}
             assert (await proxy.post("/webhooks/payments/stripe", content=payload, headers=forged)).status_code == 400
         assert stack.stripe.intents, "the checkout reached Stripe"
-        trace_ids = {hex_trace(span) for span in stack.edge_spans.spans() + stack.origin_spans.spans()}
+        spans = stack.edge_spans.spans() + stack.origin_spans.spans()
+        trace_ids = {hex_trace(span) for span in spans}
 
     output = captured.getvalue()
     lines = [json.loads(line) for line in output.splitlines()]
     assert lines, "nothing was logged"
-    canaries = [*SECRETS.values(), CARD_TOKEN, CARD_NUMBER, CARD_NUMBER.replace(" ", ""), EMAIL, order_token,
+    # A cart id is a bearer capability and an order id names a shopper's order: neither is logged nor exported.
+    capabilities = [cart, order["order_id"], order_token]
+    canaries = [*SECRETS.values(), CARD_TOKEN, CARD_NUMBER, CARD_NUMBER.replace(" ", ""), EMAIL, *capabilities,
                 "jane.canary.doe", "sk_live_CANARYguessedKey99"]  # fmt: skip
     for canary in canaries:
         assert canary not in output, f"{canary!r} reached the logs"
+    exported = repr([(span.name, dict(span.attributes or {})) for span in spans])
+    for canary in capabilities:
+        assert canary not in exported, f"{canary!r} reached the spans"
     access = [line for line in lines if line["logger"] == "edgeshop.access"]
+    assert any(line.get("path") == "/api/carts/{id}/lines" and line["service"] == "origin" for line in access)
     for request_id in request_ids:
         # One line at the edge and one at the origin, with the same id (a wire hit would be the edge's alone).
         assert len([line for line in access if line.get("request_id") == request_id]) == 2, request_id

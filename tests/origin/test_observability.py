@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from connectors import VendorUnavailable
 from origin import ObservabilitySettings, RequestObservability, log_fields
-from origin.observability import ACCESS_LOGGER
+from origin.observability import ACCESS_LOGGER, _logged_path
 from tests.spans import CDN_SPAN_ID, CDN_TRACE_ID, CDN_TRACEPARENT, Recorder, hex_span, hex_trace, parent_of
 from wrangler_py.apps import build_origin_app
 from wrangler_py.config import LoadedConfig
@@ -78,7 +78,7 @@ def test_the_edges_trace_is_continued_from_trusted_peers_only() -> None:
     assert (hex_trace(first), parent_of(first)) == (CDN_TRACE_ID, CDN_SPAN_ID)
     assert continued["trace_id"] == CDN_TRACE_ID and continued["span_id"] == hex_span(first)
     assert first.attributes is not None and first.attributes["http.route"] == "/fields/{anything}"
-    assert first.attributes["http.response.status_code"] == 200 and first.attributes["url.path"] == "/fields/x"
+    assert first.attributes["http.response.status_code"] == 200 and "url.path" not in first.attributes
     assert second.parent is None and hex_trace(second) != CDN_TRACE_ID == continued["trace_id"]
     assert fresh["trace_id"] == hex_trace(second)
     assert failed.status.status_code is StatusCode.ERROR and failed.name == "GET /broken"
@@ -133,6 +133,50 @@ def test_one_access_line_per_request_without_the_query(
     assert "s3cret" not in first.getMessage()
 
 
+def test_cart_ids_reach_neither_the_access_line_nor_the_span(caplog: pytest.LogCaptureFixture) -> None:
+    """A cart id is a bearer capability; spans leave for the collector and logs for wherever logs go."""
+    recorder = Recorder(ParentBasedTraceIdRatio(1.0))
+    app = middleware_app(ObservabilitySettings(access_log=True), recorder)
+    app.router.routes.append(Route("/api/carts/{cart_id}/lines", lambda request: Response(status_code=201),
+                                   methods=["POST"]))  # fmt: skip
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    with TestClient(app) as client:
+        assert client.post("/api/carts/cart_S3cretCap/lines?x=1").status_code == 201
+        assert client.get("/api/orders/ES-ORDER12345").status_code == 404  # unrouted: no template to fall back on
+    (line, unrouted) = [record for record in caplog.records if record.name == ACCESS_LOGGER]
+    assert (line.path, line.route) == ("/api/carts/{id}/lines", "/api/carts/{cart_id}/lines")  # type: ignore[attr-defined]
+    assert unrouted.path == "/api/orders/{id}"  # type: ignore[attr-defined]
+    span, unrouted_span = recorder.spans()
+    assert span.name == "POST /api/carts/{cart_id}/lines" and unrouted_span.name == "GET"
+    assert span.attributes is not None and span.attributes["http.route"] == "/api/carts/{cart_id}/lines"
+    for secret in ("cart_S3cretCap", "ES-ORDER12345"):
+        assert secret not in repr([dict(made.attributes or {}) for made in recorder.spans()])
+        assert all(secret not in record.getMessage() for record in caplog.records)
+
+
+def test_the_access_line_logs_the_path_as_sent_with_no_control_character(caplog: pytest.LogCaptureFixture) -> None:
+    """The decoded path would put a terminal escape and a forged line into text logs."""
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    with TestClient(middleware_app(ObservabilitySettings(access_log=True))) as client:
+        client.get("/fields/x%1b]0;pwned%07%0aERROR%20forged%C3%A9")
+    (line,) = [record for record in caplog.records if record.name == ACCESS_LOGGER]
+    assert line.path == "/fields/x%1b]0;pwned%07%0aERROR%20forged%C3%A9"  # type: ignore[attr-defined]
+    assert line.getMessage() == f"GET {line.path} 200 {line.duration_ms:.1f}ms"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("scope", "logged"),
+    [
+        ({"path": "/x\x1b]0;\nERROR é", "raw_path": None}, "/x%1B]0;%0AERROR%20%C3%A9"),  # a server without raw_path
+        ({"path": "", "raw_path": b"/p/\x9b\x1b[2J?token=s3cret"}, "/p/%9B%1B[2J"),  # bytes a lax server let through
+        ({"path": "/api/carts/cart_a/lines", "raw_path": b"/api/%63arts/cart_a/lines"}, "/api/%63arts/{id}/lines"),
+    ],
+    ids=["decoded", "raw-bytes", "encoded-parent"],
+)
+def test_a_logged_path_is_visible_ascii_without_capabilities(scope: dict[str, object], logged: str) -> None:
+    assert _logged_path({key: value for key, value in scope.items() if value is not None}) == logged
+
+
 def test_no_access_line_by_default(make_config: Callable[..., LoadedConfig], caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
     with TestClient(build_origin_app(make_config(seed_products=0))) as client:
@@ -151,6 +195,7 @@ async def _down(*args: object, **kwargs: object) -> None:
 def test_not_ready_when_a_backing_store_fails(
     store: str, loaded: LoadedConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("origin.health.READY_REUSE_SECONDS", 0)  # each probe below checks again
     with TestClient(build_origin_app(loaded)) as client:
         assert client.get("/readyz").json() == {"status": "ready"}
         target = {
