@@ -120,9 +120,8 @@ async def stitch(parts: list[Part], fetch: Fetch, *, budget_seconds: float) -> A
     each include is written in page order when its fetch ends, or its fallback when the budget is spent. One
     deadline bounds the whole page, so ten slow fragments cost one budget, not ten.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + budget_seconds
     tasks: dict[str, asyncio.Task[bytes | None]] = {}
+    expired = False
 
     def started(src: str) -> asyncio.Task[bytes | None]:
         task = tasks.get(src)
@@ -130,19 +129,28 @@ async def stitch(parts: list[Part], fetch: Fetch, *, budget_seconds: float) -> A
             task = tasks[src] = asyncio.ensure_future(_guarded(fetch, src))
         return task
 
+    def expire() -> None:
+        # One timer for the whole page: every fetch still running when the budget is spent shows its fallback.
+        nonlocal expired
+        expired = True
+        for task in tasks.values():
+            task.cancel()
+
     for part in parts:
         if isinstance(part, Include):
             started(part.src)
+    timer = asyncio.get_running_loop().call_later(budget_seconds, expire)
     try:
         for part in parts:
             if not isinstance(part, Include):
                 yield part
                 continue
-            body = await _wait(tasks[part.src], deadline, loop)
-            if body is None and part.alt is not None:
-                body = await _wait(started(part.alt), deadline, loop)
+            body = await _result(tasks[part.src])
+            if body is None and part.alt is not None and not expired:
+                body = await _result(started(part.alt))
             yield part.fallback if body is None else body
     finally:
+        timer.cancel()
         for task in tasks.values():
             task.cancel()
 
@@ -154,18 +162,15 @@ async def _guarded(fetch: Fetch, src: str) -> bytes | None:
         return None
 
 
-async def _wait(task: asyncio.Task[bytes | None], deadline: float, loop: asyncio.AbstractEventLoop) -> bytes | None:
-    if task.done():
-        return None if task.cancelled() else task.result()
-    remaining = deadline - loop.time()
-    if remaining <= 0:
-        task.cancel()
-        return None
+async def _result(task: asyncio.Task[bytes | None]) -> bytes | None:
+    """The fetch's body, or None when the page's deadline cancelled it. Awaited directly, not through
+    `wait_for(shield(...))`: the deadline is one timer for the page, so a wait needs no futures of its own."""
     try:
-        # Shielded: a timeout here gives up on the fragment without the wait itself cancelling anything else.
-        return await asyncio.wait_for(asyncio.shield(task), remaining)
-    except TimeoutError:
-        task.cancel()
+        return await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # the page itself is being cancelled (the shopper went away): not a fragment's failure
         return None
 
 

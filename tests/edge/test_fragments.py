@@ -123,3 +123,29 @@ def test_a_stitched_page_keeps_no_field_a_shared_cache_could_store_it_by() -> No
         ("content-length", "120"),
     )
     assert stitched_headers(template) == (("content-type", "text/html"), ("cache-control", "private, no-store"))
+
+
+def test_a_page_cancelled_mid_stitch_stays_cancelled_and_stops_its_fetches() -> None:
+    fetches: list[asyncio.Task[object]] = []
+
+    async def fetch(src: str) -> bytes:
+        current = asyncio.current_task()
+        assert current is not None
+        fetches.append(current)
+        await asyncio.sleep(10)
+        return b"never"
+
+    async def main() -> None:
+        async def consume() -> list[bytes]:
+            return [chunk async for chunk in stitch(parse(b'A<esi:include src="/slow"/>B', max_includes=4), fetch,
+                                                    budget_seconds=10)]  # fmt: skip
+
+        page = asyncio.ensure_future(consume())
+        await asyncio.sleep(0.05)
+        page.cancel()  # the shopper went away: not a fragment failure to paper over with a fallback
+        with pytest.raises(asyncio.CancelledError):
+            await page
+        await asyncio.sleep(0)
+        assert fetches and all(task.cancelled() for task in fetches)
+
+    asyncio.run(main())
