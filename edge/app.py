@@ -12,7 +12,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from http.cookiejar import CookieJar
 from ipaddress import ip_address
@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from starlette.types import Receive, Scope, Send
 
 from cdn import (
     CacheRecord,
@@ -87,10 +88,6 @@ from edge.segments import SEGMENT_HEADER
 from edge.settings import CdnPurgeSettings, EdgeSettings
 from edge.tracing import TRACE_FIELDS, EdgeTracing, end_server_span, failed, trace_ids
 from edge.wire import BODYLESS, WireHits
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PURGE_PATH = "/_edge/purge"
 # The edge's own health, for load balancers and Kubernetes probes: alive, and able to serve (its config is

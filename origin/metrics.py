@@ -19,17 +19,10 @@ cannot see routes) and removes before the response leaves it.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.routing import Mount, Route
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The response field naming the route template; the edge reads it under the same name (`edge.metrics`).
 ROUTE_HEADER = "x-edgeshop-route"

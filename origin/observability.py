@@ -24,17 +24,17 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Any
 from urllib.parse import quote_from_bytes
 
 from opentelemetry.context import Context, attach, detach
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cdn import redact_capabilities
 from connectors import current_tracer, with_tracer
@@ -42,12 +42,6 @@ from origin.health import HEALTH_PATHS
 from origin.markets import MARKET_HEADER
 from origin.metrics import route_template
 from origin.settings import ObservabilitySettings
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SERVICE = "origin"
 ACCESS_LOGGER = "edgeshop.access"
