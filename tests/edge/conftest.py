@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -98,6 +99,14 @@ class FakeOrigin:
                 Route("/echo", echo),
             ]
         )
+
+
+async def drop_keys(redis_url: str, prefix: str) -> None:
+    """Remove what a test's edges wrote to the shared Redis under their own prefix."""
+    redis = Redis.from_url(redis_url)
+    async for key in redis.scan_iter(match=prefix + "*"):
+        await redis.unlink(key)
+    await redis.aclose()
 
 
 @pytest.fixture

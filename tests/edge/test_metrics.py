@@ -22,7 +22,6 @@ import httpx
 import pytest
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,7 +33,7 @@ from edge.metrics import MAX_ROUTES, ROUTE_HEADER, RequestStats
 from origin import RouteMetrics
 from origin.metrics import ROUTE_HEADER as ORIGIN_ROUTE_HEADER
 from tests.conftest import REPO, free_port
-from tests.edge.conftest import Clock
+from tests.edge.conftest import Clock, drop_keys
 from tests.edge.live import Reader, request, serve, wait_ok
 
 AUTH = {"authorization": "Bearer s3cret"}
@@ -209,10 +208,7 @@ async def test_a_hit_from_redis_is_an_l2_hit_and_then_an_l1_hit(
     finally:
         await first.stop()
         await second.stop()
-        redis = Redis.from_url(redis_url)
-        async for key in redis.scan_iter(match=prefix + "*"):
-            await redis.unlink(key)
-        await redis.aclose()
+        await drop_keys(redis_url, prefix)
     assert from_l2.headers["x-cache"] == from_l1.headers["x-cache"] == "HIT"
     assert delta(before, middle, REQUESTS, route=PRODUCT, cache="l2_hit") == 1
     assert delta(before, middle, REQUESTS, route=PRODUCT, cache="l1_hit") == 0
@@ -249,10 +245,7 @@ async def two_nodes(
         yield a, b, app_b
     await app_a.stop()
     await app_b.stop()
-    redis = Redis.from_url(redis_url)
-    async for key in redis.scan_iter(match=prefix + "*"):
-        await redis.unlink(key)
-    await redis.aclose()
+    await drop_keys(redis_url, prefix)
 
 
 @pytest.mark.anyio

@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from edge.app import EdgeApp
-from tests.edge.conftest import FakeOrigin
+from tests.edge.conftest import FakeOrigin, drop_keys
 
 pytestmark = pytest.mark.anyio
 AUTH = {"authorization": "Bearer s3cret"}
@@ -39,10 +38,7 @@ async def nodes(
         await client.aclose()
     await app_a.stop()
     await app_b.stop()
-    redis = Redis.from_url(redis_url)
-    async for key in redis.scan_iter(match=prefix + "*"):
-        await redis.unlink(key)
-    await redis.aclose()
+    await drop_keys(redis_url, prefix)
 
 
 async def eventually(check: Callable[[], Any], within: float = 3.0) -> None:
